@@ -1,0 +1,5 @@
+import sys
+
+from drive.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `drive` subcommand; each exposes ``main(argv, prog, command) -> int``."""
