@@ -1,0 +1,186 @@
+"""Scene layers drawn on a matplotlib ``Axes``: map, agent boxes, tracks, forecasts, attention.
+
+Each ``draw_*`` function adds artists for one layer and returns them, so an animation can remove the
+moving layers and redraw them per frame while the map stays. Glossary: A agents, T steps, K modes,
+Tf future steps; positions in world metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PolyCollection
+from matplotlib.colors import to_rgba
+
+from drive.data.schema import AgentType, MapFeatures, MapType, Scenario
+from drive.viz.forecast import SceneForecast
+from drive.viz.style import (
+    ATTENTION_COLOUR,
+    DEFAULT_SIZE_M,
+    GROUND_TRUTH_COLOUR,
+    PREDICTION_COLOUR,
+    TARGET_EDGE_COLOUR,
+    agent_colour,
+    map_style,
+)
+from drive.viz.window import ViewWindow
+
+AGENT_BOXES_GID = "agent-boxes"
+
+
+@dataclass(frozen=True)
+class AgentAttention:
+    """Where one agent attends: ``agent_idx`` is the attending agent, ``weights [A]`` (non-negative)
+    its attention over the scene's agents, e.g. heads averaged from an interaction layer."""
+
+    agent_idx: int
+    weights: np.ndarray
+
+
+def box_corners(position: np.ndarray, heading_rad: np.ndarray, length_m, width_m) -> np.ndarray:
+    """Corners ``[A, 4, 2]`` of boxes centred at ``position [A, 2]`` facing ``heading_rad [A]``
+    (rear-left, rear-right, front-right, front-left, counter-clockwise)."""
+    half = np.stack([np.asarray(length_m) / 2, np.asarray(width_m) / 2], -1)  # (A, 2)
+    unit = np.array([[-1, 1], [-1, -1], [1, -1], [1, 1]], np.float64)  # (4, 2)
+    local = unit[None] * half[:, None]  # (A, 4, 2)
+    cos, sin = np.cos(heading_rad)[:, None], np.sin(heading_rad)[:, None]  # (A, 1)
+    x = cos * local[..., 0] - sin * local[..., 1]
+    y = sin * local[..., 0] + cos * local[..., 1]
+    return np.stack([x, y], -1) + position[:, None]  # (A, 4, 2)
+
+
+def agent_box_size(scenario: Scenario) -> np.ndarray:
+    """Length and width ``[A, 2]`` m; sources without sizes get a per-type default."""
+    size = scenario.agents.size[:, :2].astype(np.float64).copy()
+    missing = ~(size > 0.05).all(axis=1)
+    for i in np.flatnonzero(missing):
+        size[i] = DEFAULT_SIZE_M[AgentType(int(scenario.agents.types[i]))]
+    return size
+
+
+def _in_window(points: np.ndarray, window: ViewWindow | None) -> bool:
+    if window is None:
+        return True
+    low, high = points.min(axis=0), points.max(axis=0)
+    (x0, x1), (y0, y1) = window.xlim, window.ylim
+    return bool(high[0] >= x0 and low[0] <= x1 and high[1] >= y0 and low[1] <= y1)
+
+
+def draw_map(ax: Axes, road: MapFeatures, window: ViewWindow | None = None) -> int:
+    """Draw the map polylines styled by type; returns how many features were drawn (those in view)."""
+    drawn = 0
+    for map_type in MapType:
+        colour, width, style, zorder, fill = map_style(map_type)
+        lines = [
+            road.polyline(m)
+            for m in np.flatnonzero(road.types == map_type)
+            if _in_window(road.polyline(m), window)
+        ]
+        if not lines:
+            continue
+        drawn += len(lines)
+        if map_type == MapType.STOP_SIGN:
+            points = np.concatenate([line[:1] for line in lines])
+            ax.scatter(points[:, 0], points[:, 1], s=30, marker="8", c=colour, zorder=zorder)
+        elif fill:
+            polygons = [line for line in lines if len(line) >= 3]
+            ax.add_collection(PolyCollection(polygons, facecolors=colour, edgecolors="none", zorder=zorder))
+        else:
+            ax.add_collection(
+                LineCollection(lines, colors=colour, linewidths=width, linestyles=style, zorder=zorder)
+            )
+    return drawn
+
+
+def _valid_segments(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Segments ``[S, 2, 2]`` between consecutive valid steps of one track ``points [T, 2]``."""
+    both = valid[:-1] & valid[1:]
+    return np.stack([points[:-1][both], points[1:][both]], 1)
+
+
+def draw_tracks(
+    ax: Axes, scenario: Scenario, step: int, agent_idx: np.ndarray, *, first_step: int = 0, future=False
+) -> list:
+    """History trails (steps ``first_step..step``) of ``agent_idx``, or with ``future=True`` the
+    ground-truth future after ``step`` as dashed lines."""
+    agents = scenario.agents
+    window = slice(step, None) if future else slice(first_step, step + 1)
+    segments, colours = [], []
+    for i in agent_idx:
+        seg = _valid_segments(agents.position[i, window], agents.valid[i, window])
+        segments += list(seg)
+        colours += [GROUND_TRUTH_COLOUR if future else agent_colour(agents.types[i])] * len(seg)
+    if not segments:
+        return []
+    style = dict(linestyles=(0, (3, 2)), linewidths=1.3, alpha=0.9) if future else dict(linewidths=1.6)
+    return [ax.add_collection(LineCollection(segments, colors=colours, zorder=6, **style))]
+
+
+def draw_agents(ax: Axes, scenario: Scenario, step: int, focus_idx: np.ndarray) -> tuple[list, int]:
+    """Oriented boxes of every agent valid at ``step``, coloured by type; focus agents get a black
+    edge. Returns the artists and the number of boxes."""
+    agents = scenario.agents
+    shown = np.flatnonzero(agents.valid[:, step])
+    if len(shown) == 0:
+        return [], 0
+    size = agent_box_size(scenario)[shown]
+    corners = box_corners(agents.position[shown, step], agents.heading[shown, step], size[:, 0], size[:, 1])
+    focus = np.isin(shown, focus_idx)
+    boxes = PolyCollection(
+        list(corners),
+        facecolors=[agent_colour(t) for t in agents.types[shown]],
+        edgecolors=[TARGET_EDGE_COLOUR if f else "white" for f in focus],
+        linewidths=[1.4 if f else 0.5 for f in focus],
+        alpha=0.9,
+        zorder=8,
+    )
+    boxes.set_gid(AGENT_BOXES_GID)
+    front = corners[:, 2:4].mean(axis=1)  # (A_shown, 2)
+    ticks = LineCollection(
+        np.stack([agents.position[shown, step], front], 1), colors="white", linewidths=0.8, zorder=9
+    )
+    return [ax.add_collection(boxes), ax.add_collection(ticks)], len(shown)
+
+
+def draw_forecast(ax: Axes, forecast: SceneForecast, focus_idx: np.ndarray, *, label_modes=False) -> tuple:
+    """The K predicted futures of focus agents, opacity by probability (relative to the agent's most
+    likely mode). Returns the artists and the number of mode trajectories drawn."""
+    artists, drawn = [], 0
+    for row in np.flatnonzero(np.isin(forecast.agent_idx, focus_idx)):
+        prob = forecast.probability[row]
+        alpha = 0.2 + 0.8 * prob / max(float(prob.max()), 1e-9)  # (K,)
+        for k in np.argsort(prob):
+            path = forecast.trajectory[row, k]  # (Tf, 2)
+            (line,) = ax.plot(path[:, 0], path[:, 1], color=PREDICTION_COLOUR, alpha=float(alpha[k]), lw=1.6)
+            dot = ax.scatter(path[-1:, 0], path[-1:, 1], s=12, color=PREDICTION_COLOUR, alpha=float(alpha[k]))
+            line.set_zorder(7)
+            dot.set_zorder(7)
+            artists += [line, dot]
+            if label_modes:
+                text = ax.annotate(
+                    f"{prob[k]:.2f}", path[-1], fontsize=6, color="#5A2D4B", zorder=10,
+                    xytext=(3, 3), textcoords="offset points", clip_on=True,
+                )  # fmt: skip
+                artists.append(text)
+            drawn += 1
+    return artists, drawn
+
+
+def draw_attention(ax: Axes, scenario: Scenario, step: int, attention: AgentAttention) -> list:
+    """Lines from the attending agent to every agent valid at ``step``; width and opacity grow with
+    the attention weight (normalised by the largest)."""
+    agents = scenario.agents
+    weights = np.asarray(attention.weights, np.float64).reshape(-1)
+    source = agents.position[attention.agent_idx, step]
+    valid = agents.valid[:, step] & (np.arange(agents.num_agents) != attention.agent_idx)
+    valid &= weights > 0
+    if not valid.any() or not agents.valid[attention.agent_idx, step]:
+        return []
+    scale = weights[valid] / weights[valid].max()
+    targets = agents.position[valid, step]
+    segments = np.stack([np.broadcast_to(source, targets.shape), targets], 1)
+    colours = [to_rgba(ATTENTION_COLOUR, 0.15 + 0.85 * float(s)) for s in scale]
+    lines = LineCollection(segments, colors=colours, linewidths=0.5 + 3 * scale, zorder=5)
+    return [ax.add_collection(lines)]

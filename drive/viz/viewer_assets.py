@@ -1,0 +1,356 @@
+"""The viewer's inline CSS and JavaScript (no external resources: the file must open offline).
+
+The script reads the JSON in ``<script id="drive-data">``, draws on one canvas, and publishes its
+state as ``window.driveViewer`` and as ``data-*`` attributes on the canvas (step, agents and modes
+drawn) so the page can be checked by a browser driver.
+"""
+
+VIEWER_CSS = """
+* { box-sizing: border-box; }
+body { margin: 0; font: 13px/1.35 system-ui, sans-serif; color: #222; display: flex; height: 100vh; }
+#side { width: 290px; overflow: auto; border-right: 1px solid #ccc; padding: 8px; background: #fafafa; }
+#main { flex: 1; display: flex; flex-direction: column; min-width: 0; }
+#bar { display: flex; gap: 8px; align-items: center; padding: 6px 8px; border-bottom: 1px solid #ccc;
+       flex-wrap: wrap; }
+#bar input[type=range] { flex: 1; min-width: 160px; }
+#stage { flex: 1; position: relative; min-height: 0; }
+#canvas { width: 100%; height: 100%; display: block; cursor: grab; background: #fff; }
+#tip { position: absolute; pointer-events: none; background: rgba(30,30,30,.88); color: #fff;
+       padding: 3px 6px; border-radius: 3px; font-size: 12px; display: none; white-space: nowrap; }
+h2 { font-size: 14px; margin: 10px 0 4px; }
+table { border-collapse: collapse; width: 100%; font-size: 12px; }
+th { cursor: pointer; text-align: left; border-bottom: 1px solid #999; user-select: none; }
+td, th { padding: 2px 4px; }
+tr.scene-row { cursor: pointer; }
+tr.scene-row:hover { background: #e8eef6; }
+tr.scene-row.current { background: #cfe0f5; }
+.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
+label { display: block; white-space: nowrap; }
+#modes label { display: inline-block; margin-right: 8px; }
+#title { font-weight: 600; }
+"""
+
+VIEWER_JS = r"""
+(function () {
+  "use strict";
+  const DATA = JSON.parse(document.getElementById("drive-data").textContent);
+  const AGENT_COLOURS = {vehicle: "#0072B2", pedestrian: "#D55E00", cyclist: "#009E73", other: "#7F7F7F"};
+  const MAP_STYLES = {
+    lane: ["#B8C4D0", 1, [6, 4], false], road_line: ["#C9A227", 1.2, [], false],
+    road_edge: ["#3B3B3B", 1.8, [], false], stop_sign: ["#C0392B", 0, [], false],
+    crosswalk: ["#9FB8A0", 1, [], true], speed_bump: ["#D8A2D8", 1, [], true],
+    driveway: ["#E3D9C6", 1, [], true]
+  };
+  const MODE_COLOURS = ["#CC79A7", "#56B4E9", "#E69F00", "#009E73", "#F0E442", "#0072B2", "#D55E00",
+    "#999999"];
+  const $ = (id) => document.getElementById(id);
+  const canvas = $("canvas"), ctx = canvas.getContext("2d"), tip = $("tip"), slider = $("slider");
+  const state = {scene: 0, step: 0, cx: 0, cy: 0, scale: 1, hiddenAgents: new Set(), hiddenModes: new Set(),
+                 showAttention: true, playing: null, sortKey: null, sortDesc: true,
+                 drawn: {agents: 0, modes: 0, map: 0}};
+  const scene = () => DATA.scenes[state.scene];
+  const modeColour = (k) => MODE_COLOURS[k % MODE_COLOURS.length];
+
+  function resize() {
+    const r = canvas.getBoundingClientRect(), dpr = window.devicePixelRatio || 1;
+    canvas.width = Math.max(1, Math.round(r.width * dpr));
+    canvas.height = Math.max(1, Math.round(r.height * dpr));
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+  function size() { const r = canvas.getBoundingClientRect(); return [r.width, r.height]; }
+  function toScreen(x, y) {
+    const [w, h] = size();
+    return [(x - state.cx) * state.scale + w / 2, h / 2 - (y - state.cy) * state.scale];
+  }
+  function toWorld(px, py) {
+    const [w, h] = size();
+    return [(px - w / 2) / state.scale + state.cx, state.cy - (py - h / 2) / state.scale];
+  }
+  function resetView() {
+    const v = scene().view, [w, h] = size();
+    state.cx = v.cx; state.cy = v.cy; state.scale = Math.min(w, h) / (2 * v.half);
+  }
+  function path(xs, ys, from, to) {
+    let open = false;
+    ctx.beginPath();
+    for (let t = from; t <= to; t++) {
+      if (xs[t] === null || xs[t] === undefined) { open = false; continue; }
+      const [px, py] = toScreen(xs[t], ys[t]);
+      if (open) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+      open = true;
+    }
+    ctx.stroke();
+  }
+  function drawMap(s) {
+    for (const f of s.map) {
+      const st = MAP_STYLES[f.t] || MAP_STYLES.lane, p = f.p;
+      ctx.strokeStyle = st[0]; ctx.fillStyle = st[0]; ctx.lineWidth = st[1]; ctx.setLineDash(st[2]);
+      if (f.t === "stop_sign") {
+        const [px, py] = toScreen(p[0], p[1]);
+        ctx.beginPath(); ctx.arc(px, py, 4, 0, 2 * Math.PI); ctx.fill(); continue;
+      }
+      ctx.beginPath();
+      for (let i = 0; i < p.length; i += 2) {
+        const [px, py] = toScreen(p[i], p[i + 1]);
+        if (i === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+      }
+      if (st[3] && p.length >= 6) { ctx.globalAlpha = 0.6; ctx.fill(); ctx.globalAlpha = 1;
+        } else ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    state.drawn.map = s.map.length;
+  }
+  function drawBox(a, t) {
+    const [px, py] = toScreen(a.x[t], a.y[t]), h = a.h[t];
+    ctx.save(); ctx.translate(px, py); ctx.rotate(-h);
+    const l = a.len * state.scale, w = a.wid * state.scale;
+    ctx.fillStyle = AGENT_COLOURS[a.type]; ctx.globalAlpha = 0.9;
+    ctx.fillRect(-l / 2, -w / 2, l, w); ctx.globalAlpha = 1;
+    ctx.lineWidth = a.focus ? 2 : 0.7; ctx.strokeStyle = a.focus ? "#000" : "#fff";
+    ctx.strokeRect(-l / 2, -w / 2, l, w);
+    ctx.beginPath(); ctx.moveTo(0, 0); ctx.lineTo(l / 2, 0); ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
+    ctx.stroke(); ctx.restore();
+  }
+  function drawAttention(s, t) {
+    const at = s.attention;
+    if (!at || !state.showAttention) return;
+    const src = s.agents[at.agent];
+    if (src.x[t] === null) return;
+    const wmax = Math.max(1e-9, ...at.w.filter((w, i) => i !== at.agent && s.agents[i].x[t] !== null));
+    const [sx, sy] = toScreen(src.x[t], src.y[t]);
+    at.w.forEach((w, i) => {
+      const a = s.agents[i];
+      if (i === at.agent || a.x[t] === null || w <= 0) return;
+      const [px, py] = toScreen(a.x[t], a.y[t]);
+      ctx.strokeStyle = "rgba(230,159,0," + (0.15 + 0.85 * w / wmax) + ")";
+      ctx.lineWidth = 0.5 + 4 * w / wmax;
+      ctx.beginPath(); ctx.moveTo(sx, sy); ctx.lineTo(px, py); ctx.stroke();
+    });
+  }
+  function drawForecast(s) {
+    let modes = 0;
+    for (const f of s.forecast) {
+      if (state.hiddenAgents.has(f.agent)) continue;
+      const pmax = Math.max(...f.modes.map((m) => m.p), 1e-9);
+      f.modes.forEach((m, k) => {
+        if (state.hiddenModes.has(k)) return;
+        ctx.strokeStyle = modeColour(k); ctx.globalAlpha = 0.2 + 0.8 * m.p / pmax; ctx.lineWidth = 2;
+        const a = s.agents[f.agent];
+        const xs = [a.x[s.current]].concat(m.x), ys = [a.y[s.current]].concat(m.y);
+        path(xs, ys, 0, xs.length - 1);
+        const [ex, ey] = toScreen(m.x[m.x.length - 1], m.y[m.y.length - 1]);
+        ctx.fillStyle = modeColour(k); ctx.beginPath(); ctx.arc(ex, ey, 2.5, 0, 2 * Math.PI); ctx.fill();
+        ctx.globalAlpha = 1; modes++;
+      });
+    }
+    return modes;
+  }
+  function render() {
+    const s = scene(), t = state.step, [w, h] = size();
+    ctx.clearRect(0, 0, w, h); ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, h);
+    drawMap(s);
+    drawAttention(s, t);
+    let agents = 0;
+    s.agents.forEach((a, i) => {
+      if (state.hiddenAgents.has(i)) return;
+      ctx.strokeStyle = AGENT_COLOURS[a.type]; ctx.lineWidth = 1.5; path(a.x, a.y, 0, t);
+      if (a.focus) {
+        ctx.setLineDash([5, 4]); ctx.strokeStyle = "#222"; path(a.x, a.y, t, s.steps - 1);
+          ctx.setLineDash([]);
+      }
+    });
+    state.drawn.modes = t >= s.current ? drawForecast(s) : 0;
+    s.agents.forEach((a, i) => {
+      if (state.hiddenAgents.has(i) || a.x[t] === null) return;
+      drawBox(a, t); agents++;
+    });
+    state.drawn.agents = agents;
+    drawScaleBar(w, h);
+    const secs = ((t - s.current) * s.dt).toFixed(1);
+    $("time").textContent = "step " + t + " / " + (s.steps - 1) + "  (t = " + (t >= s.current ? "+" :
+      "") + secs + " s)";
+    canvas.dataset.step = String(t);
+    canvas.dataset.agentsDrawn = String(agents);
+    canvas.dataset.modesDrawn = String(state.drawn.modes);
+    canvas.dataset.scene = s.id;
+  }
+  function drawScaleBar(w, h) {
+    const target = w / 5 / state.scale, p = Math.pow(10, Math.floor(Math.log10(target)));
+    const len = [5, 2, 1].map((m) => m * p).find((v) => v <= target) || p;
+    ctx.strokeStyle = "#000"; ctx.lineWidth = 3;
+    ctx.beginPath(); ctx.moveTo(16, h - 20); ctx.lineTo(16 + len * state.scale, h - 20); ctx.stroke();
+    ctx.fillStyle = "#000"; ctx.font = "12px sans-serif"; ctx.fillText(len + " m", 16, h - 26);
+  }
+  function setStep(t) {
+    const s = scene();
+    state.step = Math.max(0, Math.min(s.steps - 1, Math.round(t)));
+    slider.value = String(state.step);
+    render();
+  }
+  function el(tag, text) { const e = document.createElement(tag);
+    if (text !== undefined) e.textContent = text; return e; }
+  function checkbox(label, checked, onChange, colour) {
+    const l = el("label"), c = el("input");
+    c.type = "checkbox"; c.checked = checked;
+    c.addEventListener("change", () => { onChange(c.checked); render(); });
+    l.appendChild(c);
+    if (colour) { const sw = el("span"); sw.className = "swatch"; sw.style.background = colour;
+      l.appendChild(sw); }
+    l.appendChild(document.createTextNode(label));
+    return l;
+  }
+  function buildToggles() {
+    const s = scene(), box = $("agents"), modes = $("modes");
+    box.replaceChildren(); modes.replaceChildren();
+    state.hiddenAgents.clear(); state.hiddenModes.clear();
+    const order = s.agents.map((a, i) => i).sort((i,
+      j) => (s.agents[j].focus - s.agents[i].focus) || (i - j));
+    for (const i of order) {
+      const a = s.agents[i];
+      const label = (a.focus ? "\u2605 " : "") + a.id + " " + a.type + (a.sdc ? " (sdc)" : "");
+      const c = checkbox(label, true, (on) => { if (on) state.hiddenAgents.delete(i);
+        else state.hiddenAgents.add(i); },
+                         AGENT_COLOURS[a.type]);
+      c.dataset.agentIndex = String(i);
+      box.appendChild(c);
+    }
+    const k = Math.max(0, ...s.forecast.map((f) => f.modes.length));
+    for (let m = 0; m < k; m++) {
+      modes.appendChild(checkbox("mode " + (m + 1), true,
+        (on) => { if (on) state.hiddenModes.delete(m); else state.hiddenModes.add(m); }, modeColour(m)));
+    }
+    $("attn").style.display = s.attention ? "" : "none";
+  }
+  function selectScene(i) {
+    state.scene = i;
+    const s = scene();
+    slider.max = String(s.steps - 1);
+    $("title").textContent = s.id + " (" + s.source + ")";
+    buildToggles(); resetView(); setStep(s.current); markCurrentRow();
+  }
+  function errorOf(s, key) { return s.errors && typeof s.errors[key] === "number" ? s.errors[key] : null; }
+  const COLUMNS = [["#", (s, i) => i], ["scenario", (s) => s.id], ["agents", (s) => s.agents.length],
+                   ["minADE", (s) => errorOf(s, "minADE")], ["minFDE", (s) => errorOf(s, "minFDE")]];
+  function buildSceneList() {
+    const table = $("scenes"), head = el("tr");
+    table.replaceChildren();
+    COLUMNS.forEach(([name], c) => {
+      const th = el("th", name + (state.sortKey === c ? (state.sortDesc ? " \u25BC" : " \u25B2") : ""));
+      th.addEventListener("click", () => { state.sortDesc = state.sortKey === c ? !state.sortDesc : true;
+                                            state.sortKey = c; buildSceneList(); });
+      head.appendChild(th);
+    });
+    table.appendChild(head);
+    let order = DATA.scenes.map((s, i) => i);
+    if (state.sortKey !== null) {
+      const get = COLUMNS[state.sortKey][1];
+      order.sort((i, j) => {
+        const a = get(DATA.scenes[i], i), b = get(DATA.scenes[j], j);
+        if (a === null && b === null) return i - j;
+        if (a === null) return 1;
+        if (b === null) return -1;
+        const cmp = typeof a === "number" ? a - b : String(a).localeCompare(String(b));
+        return state.sortDesc ? -cmp : cmp;
+      });
+    }
+    for (const i of order) {
+      const s = DATA.scenes[i], tr = el("tr");
+      tr.className = "scene-row"; tr.dataset.index = String(i);
+      COLUMNS.forEach(([name, get]) => {
+        const v = get(s, i), metric = name.startsWith("min");
+        tr.appendChild(el("td", v === null ? "\u2013" : metric ? v.toFixed(2) : String(v)));
+      });
+      tr.addEventListener("click", () => selectScene(i));
+      table.appendChild(tr);
+    }
+    markCurrentRow();
+  }
+  function markCurrentRow() {
+    document.querySelectorAll("tr.scene-row").forEach((r) => r.classList.toggle("current",
+      Number(r.dataset.index) === state.scene));
+  }
+  function hover(ev) {
+    const r = canvas.getBoundingClientRect(), px = ev.clientX - r.left, py = ev.clientY - r.top;
+    const [x, y] = toWorld(px, py), s = scene(), t = state.step;
+    let best = null, bestD = 10;
+    s.agents.forEach((a, i) => {
+      if (state.hiddenAgents.has(i) || a.x[t] === null) return;
+      const [ax, ay] = toScreen(a.x[t], a.y[t]);
+      const d = Math.hypot(ax - px, ay - py) - Math.max(a.len, a.wid) * state.scale / 2;
+      if (d < bestD) { bestD = d;
+        best = "agent " + a.id + " \u00B7 " + a.type + " \u00B7 " + (a.v[t] === null ? "?" :
+          a.v[t].toFixed(1)) + " m/s"; }
+    });
+    if (best === null && t >= s.current) {
+      for (const f of s.forecast) {
+        if (state.hiddenAgents.has(f.agent)) continue;
+        f.modes.forEach((m, k) => {
+          if (state.hiddenModes.has(k)) return;
+          for (let j = 0; j < m.x.length; j++) {
+            const [mx, my] = toScreen(m.x[j], m.y[j]), d = Math.hypot(mx - px, my - py);
+            if (d < bestD) { bestD = d;
+              best = "agent " + s.agents[f.agent].id + " \u00B7 mode " + (k + 1) + " \u00B7 p = " +
+                m.p.toFixed(3); }
+          }
+        });
+      }
+    }
+    if (best === null) { tip.style.display = "none"; return; }
+    tip.textContent = best + "  (" + x.toFixed(1) + ", " + y.toFixed(1) + ") m";
+    tip.style.left = (px + 12) + "px"; tip.style.top = (py + 12) + "px"; tip.style.display = "block";
+  }
+  let drag = null;
+  canvas.addEventListener("mousedown", (ev) => { drag = [ev.clientX, ev.clientY, state.cx, state.cy];
+    canvas.style.cursor = "grabbing"; });
+  window.addEventListener("mouseup", () => { drag = null; canvas.style.cursor = "grab"; });
+  canvas.addEventListener("mousemove", (ev) => {
+    if (drag) {
+      state.cx = drag[2] - (ev.clientX - drag[0]) / state.scale;
+      state.cy = drag[3] + (ev.clientY - drag[1]) / state.scale;
+      render();
+    } else hover(ev);
+  });
+  canvas.addEventListener("mouseleave", () => { tip.style.display = "none"; });
+  canvas.addEventListener("wheel", (ev) => {
+    ev.preventDefault();
+    const r = canvas.getBoundingClientRect(), px = ev.clientX - r.left, py = ev.clientY - r.top;
+    const [wx, wy] = toWorld(px, py), factor = Math.exp(-ev.deltaY * 0.0015);
+    state.scale = Math.min(500, Math.max(0.02, state.scale * factor));
+    const [nx, ny] = toWorld(px, py);
+    state.cx += wx - nx; state.cy += wy - ny;
+    render();
+  }, {passive: false});
+  slider.addEventListener("input", () => setStep(Number(slider.value)));
+  function togglePlay() {
+    if (state.playing) { clearInterval(state.playing); state.playing = null;
+      $("play").textContent = "\u25B6 play"; return; }
+    $("play").textContent = "\u23F8 pause";
+    state.playing = setInterval(() => setStep(state.step >= scene().steps - 1 ? 0 : state.step + 1),
+                                Math.max(20, 1000 * scene().dt));
+  }
+  $("play").addEventListener("click", togglePlay);
+  $("reset").addEventListener("click", () => { resetView(); render(); });
+  $("all-on").addEventListener("click", () => { state.hiddenAgents.clear();
+    document.querySelectorAll("#agents input").forEach((c) => { c.checked = true; }); render(); });
+  $("all-off").addEventListener("click", () => { scene().agents.forEach((a, i) => {
+    if (!a.focus) state.hiddenAgents.add(i); });
+    document.querySelectorAll("#agents label").forEach((l) => {
+      const a = scene().agents[Number(l.dataset.agentIndex)]; l.firstChild.checked = a.focus; });
+        render(); });
+  $("attn-box").addEventListener("change", (ev) => { state.showAttention = ev.target.checked; render(); });
+  window.addEventListener("keydown", (ev) => {
+    if (ev.target.tagName === "INPUT" && ev.target.type !== "checkbox") return;
+    if (ev.key === " ") { ev.preventDefault(); togglePlay(); }
+    if (ev.key === "ArrowRight") setStep(state.step + 1);
+    if (ev.key === "ArrowLeft") setStep(state.step - 1);
+  });
+  window.addEventListener("resize", () => { resize(); render(); });
+  resize();
+  const worst = DATA.scenes.some((s) => errorOf(s, "minFDE") !== null);
+  if (worst) { state.sortKey = 4; state.sortDesc = true; }
+  buildSceneList();
+  $("scene-panel").style.display = DATA.scenes.length > 1 || worst ? "" : "none";
+  selectScene(state.sortKey === null ? 0 : Number(document.querySelector("tr.scene-row").dataset.index));
+  window.driveViewer = {state, setStep, selectScene, render, resetView};
+})();
+"""
