@@ -1,0 +1,33 @@
+"""Modality-agnostic rotary position embeddings (RoPE).
+
+One formula: ``angle[..., h, s] = sum_a F[h, s, a] * p[..., a]`` for positions ``p [..., A]`` on any axes
+(token index, patch row/column, time, x/y in metres, heading in radians) and frequencies ``F [H, S, A]``;
+each channel pair of a query or key is rotated by its slot's angle. See ``docs/rope.md``.
+"""
+
+from drive.rope.angles import rope_angles
+from drive.rope.attention import RotaryAttention
+from drive.rope.embedding import RotaryEmbedding
+from drive.rope.frequencies import (
+    axial_frequencies,
+    geometric_frequencies,
+    mixed_frequencies,
+    unit_frequencies,
+    wavelength_frequencies,
+)
+from drive.rope.rotation import LAYOUTS, apply_rotation, cos_sin, rotate
+
+__all__ = [
+    "LAYOUTS",
+    "RotaryAttention",
+    "RotaryEmbedding",
+    "apply_rotation",
+    "axial_frequencies",
+    "cos_sin",
+    "geometric_frequencies",
+    "mixed_frequencies",
+    "rope_angles",
+    "rotate",
+    "unit_frequencies",
+    "wavelength_frequencies",
+]

@@ -1,0 +1,126 @@
+"""``RotaryAttention``: multi-head attention with rotary queries and keys on fused SDPA kernels."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from drive.rope.rotation import LAYOUTS, rotate
+
+
+class RotaryAttention(nn.Module):
+    """Self- or cross-attention whose queries and keys are rotated by separate angles before
+    :func:`torch.nn.functional.scaled_dot_product_attention`, so relative positions enter the scores
+    while the fused kernels (and their O(N) memory) stay usable.
+
+    Angles are ``[B, N, H, S]`` with S ≤ head_dim/2: the first 2S channels of each head are rotated
+    (``layout`` within those), the rest are position-free. ``None`` angles mean no rotation.
+    """
+
+    def __init__(
+        self, embed_dim: int, num_heads: int, *, dropout: float = 0.0, bias: bool = True, layout: str = "half"
+    ) -> None:
+        super().__init__()
+        if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1:
+            raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
+        if isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim % num_heads:
+            raise ValueError(
+                f"embed_dim must be an int divisible by num_heads={num_heads}, got {embed_dim!r}"
+            )
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
+        self.dropout, self.layout = dropout, layout
+        self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.k_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.v_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.out_proj = nn.Linear(embed_dim, embed_dim, bias=bias)
+
+    def forward(
+        self,
+        query: Tensor,
+        key_value: Tensor,
+        query_angle: Tensor | None,
+        key_angle: Tensor | None,
+        key_padding_mask: Tensor | None = None,
+        attn_mask: Tensor | None = None,
+        return_weights: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """``query [B, Nq, D]``, ``key_value [B, Nk, D]``, angles ``[B, N, H, S]`` or None,
+        ``key_padding_mask [B, Nk]`` (True = valid key), ``attn_mask [B, Nq, Nk]`` (True = may attend).
+
+        Returns ``[B, Nq, D]``, or ``(out, weights [B, H, Nq, Nk])`` when ``return_weights`` (explicit,
+        slower path; weights are the softmax probabilities before dropout). Query rows with no key to
+        attend to output exactly zero.
+        """
+        B, Nq, _ = query.shape
+        Nk = key_value.shape[1]
+        H, Dh = self.num_heads, self.head_dim
+        q = self.q_proj(query).view(B, Nq, H, Dh)  # (B, Nq, H, Dh)
+        k = self.k_proj(key_value).view(B, Nk, H, Dh)  # (B, Nk, H, Dh)
+        v = self.v_proj(key_value).view(B, Nk, H, Dh)  # (B, Nk, H, Dh)
+        if query_angle is not None:
+            q = rotate(q, query_angle, self.layout, out=None if torch.is_grad_enabled() else q)
+        if key_angle is not None:
+            k = rotate(k, key_angle, self.layout, out=None if torch.is_grad_enabled() else k)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, N, Dh)
+        mask = _combine_masks(key_padding_mask, attn_mask, B, Nq, Nk)  # (B, 1, Nq, Nk) | None
+        row_valid = None
+        if mask is not None:
+            row_valid = mask.any(dim=-1, keepdim=True)  # (B, 1, Nq, 1)
+            # A row with no valid key would softmax over nothing (NaN); let it see every key, zero it below.
+            mask = mask | ~row_valid
+        dropout_p = self.dropout if self.training else 0.0
+        if return_weights:
+            out, weights = _explicit_attention(q, k, v, mask, dropout_p)
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        out = self.out_proj(out.transpose(1, 2).reshape(B, Nq, H * Dh))  # (B, Nq, D)
+        if row_valid is not None:
+            out = out * row_valid[:, 0].to(out.dtype)  # (B, Nq, D): rows with no key are exactly zero
+        if return_weights:
+            if row_valid is not None:
+                weights = weights * row_valid.to(weights.dtype)  # (B, H, Nq, Nk)
+            return out, weights
+        return out
+
+
+def _combine_masks(
+    key_padding_mask: Tensor | None, attn_mask: Tensor | None, B: int, Nq: int, Nk: int
+) -> Tensor | None:
+    """One boolean ``[B, 1, Nq, Nk]`` mask (True = may attend), or None when nothing is masked."""
+    mask = None
+    if key_padding_mask is not None:
+        if key_padding_mask.dtype != torch.bool or key_padding_mask.shape != (B, Nk):
+            raise ValueError(
+                f"key_padding_mask must be bool [B, Nk] = [{B}, {Nk}], got {key_padding_mask.dtype} "
+                f"{tuple(key_padding_mask.shape)}"
+            )
+        mask = key_padding_mask[:, None, None, :]  # (B, 1, 1, Nk)
+    if attn_mask is not None:
+        if attn_mask.dtype != torch.bool or attn_mask.shape != (B, Nq, Nk):
+            raise ValueError(
+                f"attn_mask must be bool [B, Nq, Nk] = [{B}, {Nq}, {Nk}], got {attn_mask.dtype} "
+                f"{tuple(attn_mask.shape)}"
+            )
+        mask = attn_mask[:, None] if mask is None else mask & attn_mask[:, None]  # (B, 1, Nq, Nk)
+    if mask is not None:
+        mask = mask.expand(B, 1, Nq, Nk)
+    return mask
+
+
+def _explicit_attention(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float
+) -> tuple[Tensor, Tensor]:
+    """Scores, softmax and weighted sum written out; returns ``(out [B, H, Nq, Dh], weights)``."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, Nq, Nk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (B, H, Nq, Nk)
+    dropped = F.dropout(weights, p=dropout_p) if dropout_p > 0 else weights
+    return dropped @ v, weights  # (B, H, Nq, Dh)

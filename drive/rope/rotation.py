@@ -1,0 +1,147 @@
+"""Rotate 2-D channel pairs of queries and keys: the one rotation primitive of the RoPE core.
+
+Two memory layouts pair channels differently: ``"half"`` pairs channel ``i`` with ``i + S``
+(GPT-NeoX / LLaMA ``rotate_half``), ``"interleaved"`` pairs ``2i`` with ``2i + 1`` (RoFormer, GPT-J).
+Only the first ``2S`` channels of ``x`` are rotated (S = number of slots = ``angle.shape[-1]``); any
+further channels pass through unchanged. Angles, cos and sin are fp32 (fp64 if given in fp64); the
+output has ``x``'s dtype.
+
+Without autograd the rotation is written into the output block by block with in-place ops, so the
+temporaries stay in cache and no tensor-sized temporary is allocated; this keeps the rotation near
+memory bandwidth on CPU. With autograd it uses plain differentiable ops. Both compute the same formula
+``(x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+LAYOUTS = ("half", "interleaved")
+
+# Elements per block in the in-place path: small enough for the block and its temporary to stay in a
+# core's L2 cache (2 MiB here), large enough that per-op dispatch cost stays small against the work.
+_BLOCK_ELEMENTS = 1 << 16
+
+
+def cos_sin(angle: Tensor) -> tuple[Tensor, Tensor]:
+    """``(cos, sin)`` of ``angle [..., S]``, computed in fp32 (fp64 stays fp64)."""
+    angle = angle.to(torch.promote_types(angle.dtype, torch.float32))
+    return torch.cos(angle), torch.sin(angle)
+
+
+def rotate(x: Tensor, angle: Tensor, layout: str = "half", *, out: Tensor | None = None) -> Tensor:
+    """Rotate each channel pair of ``x [..., D]`` by its slot's ``angle [..., S]`` (S ≤ D/2, broadcast
+    against ``x[..., :S]``). Returns ``x``'s shape and dtype; ``out`` (may be ``x`` itself) receives the
+    result when given and autograd is not recording."""
+    cos, sin = cos_sin(angle)
+    return apply_rotation(x, cos, sin, layout, out=out)
+
+
+def apply_rotation(
+    x: Tensor, cos: Tensor, sin: Tensor, layout: str = "half", *, out: Tensor | None = None
+) -> Tensor:
+    """Rotate ``x [..., D]`` by precomputed ``cos, sin [..., S]`` (see :func:`rotate`)."""
+    num_slots = _check(x, cos, sin, layout, out)
+    compute_dtype = torch.promote_types(x.dtype, cos.dtype)
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or cos.requires_grad or sin.requires_grad)
+    if needs_grad:
+        if out is not None:
+            raise ValueError("out= cannot be used while autograd records through x, cos or sin")
+        return _rotate_differentiable(
+            x.to(compute_dtype), cos.to(compute_dtype), sin.to(compute_dtype), num_slots, layout
+        ).to(x.dtype)
+    cos, sin = cos.to(compute_dtype), sin.to(compute_dtype)
+    if out is None:
+        out = torch.empty_like(x)
+    if x.dtype == compute_dtype:
+        if out.data_ptr() != x.data_ptr() and x.shape[-1] > 2 * num_slots:
+            out[..., 2 * num_slots :].copy_(x[..., 2 * num_slots :])
+        _rotate_blocks(x, out, cos, sin, num_slots, layout)
+        return out
+    work = x.to(compute_dtype)  # low-precision input: rotate an fp32 copy in place, round once
+    _rotate_blocks(work, work, cos, sin, num_slots, layout)
+    return out.copy_(work)
+
+
+def _check(x: Tensor, cos: Tensor, sin: Tensor, layout: str, out: Tensor | None) -> int:
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}")
+    if cos.shape != sin.shape:
+        raise ValueError(f"cos and sin must have one shape, got {tuple(cos.shape)} and {tuple(sin.shape)}")
+    num_slots = cos.shape[-1] if cos.dim() else 0
+    if num_slots < 1 or 2 * num_slots > x.shape[-1]:
+        raise ValueError(
+            f"angle has {num_slots} slots per position; x's last dim {x.shape[-1]} allows"
+            f" 1..{x.shape[-1] // 2}"
+        )
+    lead = torch.broadcast_shapes(x.shape[:-1], cos.shape[:-1])
+    if lead != x.shape[:-1]:
+        raise ValueError(
+            f"angle leading shape {tuple(cos.shape[:-1])} does not broadcast to x {tuple(x.shape)}"
+        )
+    if out is not None and (out.shape != x.shape or out.dtype != x.dtype):
+        raise ValueError(f"out must match x's shape {tuple(x.shape)} and dtype {x.dtype}")
+    return num_slots
+
+
+def _pairs(x: Tensor, num_slots: int, layout: str) -> tuple[Tensor, Tensor]:
+    """Views ``(x1, x2)``, each ``[..., S]``: the first and second component of every rotated pair."""
+    if layout == "half":
+        return x[..., :num_slots], x[..., num_slots : 2 * num_slots]
+    pairs = x[..., : 2 * num_slots].unflatten(-1, (num_slots, 2))  # (..., S, 2)
+    return pairs[..., 0], pairs[..., 1]
+
+
+def _rotate_differentiable(x: Tensor, cos: Tensor, sin: Tensor, num_slots: int, layout: str) -> Tensor:
+    x1, x2 = _pairs(x, num_slots, layout)
+    y1 = x1 * cos - x2 * sin  # (..., S)
+    y2 = x2 * cos + x1 * sin  # (..., S)
+    if layout == "half":
+        rotated = torch.cat([y1, y2], dim=-1)  # (..., 2S)
+    else:
+        rotated = torch.stack([y1, y2], dim=-1).flatten(-2)  # (..., 2S)
+    if x.shape[-1] == 2 * num_slots:
+        return rotated
+    return torch.cat([rotated, x[..., 2 * num_slots :]], dim=-1)  # (..., D)
+
+
+def _rotate_blocks(x: Tensor, out: Tensor, cos: Tensor, sin: Tensor, num_slots: int, layout: str) -> None:
+    """In-place-safe blockwise rotation of ``x``'s pairs into ``out`` (``out`` may be ``x``)."""
+    x1, x2 = _pairs(x, num_slots, layout)
+    o1, o2 = _pairs(out, num_slots, layout)
+    cos, sin = cos.expand(x1.shape), sin.expand(x1.shape)  # views, no copy
+    scratch = None
+    for index in _blocks(tuple(x1.shape[:-1]), num_slots, _BLOCK_ELEMENTS):
+        a1, a2, c, s = x1[index], x2[index], cos[index], sin[index]
+        b1, b2 = o1[index], o2[index]
+        if scratch is None or scratch.shape != a1.shape:
+            scratch = torch.empty(a1.shape, dtype=x.dtype, device=x.device)
+        torch.mul(a1, s, out=scratch)  # x1 sin, kept before b1 may overwrite x1
+        torch.mul(a1, c, out=b1)
+        b1.addcmul_(a2, s, value=-1.0)  # x1 cos - x2 sin
+        torch.mul(a2, c, out=b2)
+        b2.add_(scratch)  # x2 cos + x1 sin
+
+
+def _blocks(lead_shape: tuple[int, ...], inner: int, target: int) -> Iterator[tuple]:
+    """Index tuples cutting the leading dims into blocks of about ``target`` elements (``inner`` each)."""
+    per_index = inner
+    split = len(lead_shape)
+    for dim in reversed(range(len(lead_shape))):
+        if per_index * lead_shape[dim] > target:
+            split = dim
+            break
+        per_index *= lead_shape[dim]
+    if split == len(lead_shape):
+        yield (Ellipsis,)
+        return
+    step = max(1, target // per_index)
+    for outer in itertools.product(*(range(size) for size in lead_shape[:split])):
+        for start in range(0, lead_shape[split], step):
+            yield (*outer, slice(start, start + step))
