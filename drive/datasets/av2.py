@@ -58,6 +58,7 @@ NOMINAL_SIZE_M: dict[str, tuple[float, float, float]] = {
 }
 
 FOCAL_CATEGORY, SCORED_CATEGORY = 3, 2
+MAX_ABS_VALUE = 1e8  # m, m/s or rad: far beyond any AV2 city frame
 
 # column -> expected kind: f float, i integer, b bool, s string
 COLUMNS: dict[str, str] = {
@@ -170,6 +171,7 @@ def read_tracks(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def _track_number(where: str, track_id: str) -> int:
+    track_id = str(track_id)
     if track_id == AV_TRACK_ID:
         return AV_AGENT_ID
     try:
@@ -201,12 +203,15 @@ def _check_rows(where: str, columns: dict[str, np.ndarray]) -> None:
             f"(row {bad[0]}, timestep {step[bad[0]]})"
         )
     for name in STATE_COLUMNS:
-        bad = np.flatnonzero(~np.isfinite(columns[name]))
+        values = columns[name]
+        # beyond MAX_ABS_VALUE a value is garbage (and would overflow float32), not a city coordinate
+        bad = np.flatnonzero(~(np.abs(values) <= MAX_ABS_VALUE))
         if bad.size:
             row = bad[0]
+            what = "non-finite" if not np.isfinite(values[row]) else "out-of-range"
             raise DataError(
-                f"{where}: column {name!r}: non-finite value {columns[name][row]} at track "
-                f"{columns['track_id'][row]!r}, timestep {step[row]}"
+                f"{where}: column {name!r}: {what} value {values[row]} at track "
+                f"{str(columns['track_id'][row])!r}, timestep {step[row]}"
             )
     for name in ("scenario_id", "focal_track_id", "city"):
         if np.any(columns[name] != columns[name][0]):
@@ -222,8 +227,13 @@ def scenario_from_columns(columns: dict[str, np.ndarray], where: str, map_path: 
     category = _per_track(where, "object_category", columns["object_category"], inverse, num_tracks)
     unknown = sorted(set(object_type.tolist()) - OBJECT_TYPES.keys())
     if unknown:
+        known = ", ".join(OBJECT_TYPES)
+        raise DataError(f"{where}: column 'object_type': unknown value(s) {unknown}; known: {known}")
+    bad = np.flatnonzero((category < 0) | (category > FOCAL_CATEGORY))
+    if bad.size:
         raise DataError(
-            f"{where}: column 'object_type': unknown value(s) {unknown}; known: {list(OBJECT_TYPES)}"
+            f"{where}: column 'object_category': unknown value {category[bad[0]]} for track "
+            f"{str(track_names[bad[0]])!r}; known: 0 fragment, 1 unscored, 2 scored, 3 focal"
         )
 
     step = columns["timestep"]
