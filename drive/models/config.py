@@ -1,0 +1,120 @@
+"""Configuration of :class:`drive.models.TrajectoryPredictor`: the one home of its defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drive.errors import ConfigError
+
+ENCODINGS = ("drope_rope", "rope_2d", "rpe", "absolute", "se2")
+LIKELIHOODS = ("laplace", "gaussian")
+SCENE_ORIGINS = ("target_mean", "none")
+
+
+def _fail(field: str, value: object, allowed: str) -> ConfigError:
+    return ConfigError(f"PredictorConfig.{field} = {value!r} is invalid: {allowed}")
+
+
+@dataclass(frozen=True)
+class PredictorConfig:
+    """Model sizes, the position encoding and the output head.
+
+    ``encoding`` selects how relative geometry enters attention (map, agent and decoder layers alike):
+    ``drope_rope`` (RoPE on x/y in metres + DRoPE on heading), ``rope_2d`` (x/y RoPE only, heading as a
+    token feature), ``rpe`` (QCNet-style explicit pairwise edges, O(N²) memory), ``absolute`` (scene
+    positions and heading as token features, plain attention) and ``se2`` (exactly SE(2)-invariant
+    linear-memory attention). ``xy_slots``/``heading_slots`` are rotary pairs per head for the rotary
+    encodings; the remaining channels of each head are position-free. ``scene_origin`` chooses the point
+    positions are measured from before they reach the encodings (``target_mean``: the mean current
+    position of the scene's target agents, for float precision; ``none``: the data's own frame).
+    """
+
+    num_future_steps: int = 80
+    encoding: str = "drope_rope"
+    num_modes: int = 6
+    hidden_dim: int = 128
+    num_heads: int = 8
+    num_temporal_layers: int = 2
+    num_interaction_layers: int = 2
+    num_decoder_layers: int = 1
+    refine: bool = True
+    dropout: float = 0.1
+    xy_slots: int = 4
+    heading_slots: int = 2
+    min_wavelength_m: float = 2.0
+    max_wavelength_m: float = 400.0
+    se2_pose_blocks: int = 2
+    se2_rotation_pairs: int = 3
+    se2_min_scale_m: float = 10.0
+    se2_max_scale_m: float = 100.0
+    se2_distance_scale_m: float = 10.0
+    rpe_num_bands: int = 16
+    radius_m: float | None = None
+    likelihood: str = "laplace"
+    scene_origin: str = "target_mean"
+    num_agent_types: int = 4
+    num_map_types: int = 7
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise _fail("encoding", self.encoding, f"choose one of {', '.join(ENCODINGS)}")
+        if self.likelihood not in LIKELIHOODS:
+            raise _fail("likelihood", self.likelihood, f"choose one of {', '.join(LIKELIHOODS)}")
+        if self.scene_origin not in SCENE_ORIGINS:
+            raise _fail("scene_origin", self.scene_origin, f"choose one of {', '.join(SCENE_ORIGINS)}")
+        positive = (
+            "num_future_steps",
+            "num_modes",
+            "hidden_dim",
+            "num_heads",
+            "num_decoder_layers",
+            "rpe_num_bands",
+            "num_agent_types",
+            "num_map_types",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _fail(name, value, "must be a positive integer")
+        for name in (
+            "num_temporal_layers",
+            "num_interaction_layers",
+            "xy_slots",
+            "heading_slots",
+            "se2_pose_blocks",
+            "se2_rotation_pairs",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise _fail(name, value, "must be a non-negative integer")
+        if self.hidden_dim % self.num_heads:
+            raise _fail("hidden_dim", self.hidden_dim, f"must be divisible by num_heads={self.num_heads}")
+        head_dim = self.hidden_dim // self.num_heads
+        if self.xy_slots % 2:
+            raise _fail("xy_slots", self.xy_slots, "must be even (x and y get half each)")
+        if 2 * (self.xy_slots + self.heading_slots) > head_dim:
+            raise _fail(
+                "xy_slots",
+                self.xy_slots,
+                f"xy_slots + heading_slots must be <= head_dim / 2 = {head_dim // 2}",
+            )
+        if 3 * self.se2_pose_blocks + 2 * self.se2_rotation_pairs > head_dim:
+            raise _fail(
+                "se2_pose_blocks",
+                self.se2_pose_blocks,
+                f"3 * se2_pose_blocks + 2 * se2_rotation_pairs must be <= head_dim = {head_dim}",
+            )
+        if not 0 < self.min_wavelength_m <= self.max_wavelength_m:
+            raise _fail("min_wavelength_m", self.min_wavelength_m, "need 0 < min_wavelength_m <= max")
+        if not 0 < self.se2_min_scale_m <= self.se2_max_scale_m:
+            raise _fail("se2_min_scale_m", self.se2_min_scale_m, "need 0 < se2_min_scale_m <= max")
+        if self.se2_distance_scale_m <= 0:
+            raise _fail("se2_distance_scale_m", self.se2_distance_scale_m, "must be > 0")
+        if self.radius_m is not None and not self.radius_m > 0:
+            raise _fail("radius_m", self.radius_m, "must be > 0 or None (no limit)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise _fail("dropout", self.dropout, "must be in [0, 1)")
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_dim // self.num_heads
