@@ -137,10 +137,13 @@ def draw_agents(ax: Axes, scenario: Scenario, step: int, focus_idx: np.ndarray) 
         zorder=8,
     )
     boxes.set_gid(AGENT_BOXES_GID)
-    front = corners[:, 2:4].mean(axis=1)  # (A_shown, 2)
+    # A heading tick on boxes long enough to carry one; on a pedestrian's it would only be noise.
+    long_enough = size[:, 0] >= 1.5
+    front = corners[long_enough, 2:4].mean(axis=1)  # (A_long, 2)
     ticks = LineCollection(
-        np.stack([agents.position[shown, step], front], 1), colors="white", linewidths=0.8, zorder=9
-    )
+        np.stack([agents.position[shown[long_enough], step], front], 1), colors="white", linewidths=0.8,
+        zorder=9,
+    )  # fmt: skip
     return [ax.add_collection(boxes), ax.add_collection(ticks)], len(shown)
 
 
@@ -149,8 +152,8 @@ def draw_forecast(ax: Axes, forecast: SceneForecast, focus_idx: np.ndarray, *, l
     likely mode). Returns the artists and the number of mode trajectories drawn."""
     artists, drawn = [], 0
     for row in np.flatnonzero(np.isin(forecast.agent_idx, focus_idx)):
-        prob = forecast.probability[row]
-        alpha = 0.2 + 0.8 * prob / max(float(prob.max()), 1e-9)  # (K,)
+        prob = forecast.probability[row].astype(np.float64)  # (K,)
+        alpha = np.clip(0.2 + 0.8 * prob / max(float(prob.max()), 1e-9), 0.0, 1.0)  # (K,)
         for k in np.argsort(prob):
             path = forecast.trajectory[row, k]  # (Tf, 2)
             (line,) = ax.plot(path[:, 0], path[:, 1], color=PREDICTION_COLOUR, alpha=float(alpha[k]), lw=1.6)

@@ -1,0 +1,136 @@
+"""`drive viz`: render a scene as PNG, SVG, GIF, MP4 or an interactive HTML viewer; the format follows
+the suffix of ``--out``. Reads every source `drive inspect` reads (WOMD / simulated TFRecords, Argoverse 2
+scenario directories, ETH/UCY text files).
+
+An .html output without --scenario-id / --index holds every scene of PATH (up to --max-scenes) with a
+scene list sortable by minADE / minFDE; the other formats draw one scene (the first by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from drive.data.schema import Scenario
+from drive.errors import ConfigError, DataError
+
+SUFFIXES = (".png", ".svg", ".gif", ".mp4", ".html")
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+    parser.add_argument("path", help="a dataset file or directory")
+    parser.add_argument("--out", required=True, help=f"output file; suffix one of {' '.join(SUFFIXES)}")
+    parser.add_argument("--scenario-id", help="the scene to draw (default: the first)")
+    parser.add_argument("--index", type=int, help="draw the N-th scene of PATH (0-based)")
+    parser.add_argument("--source", help="data source, overriding detection (womd, av2, eth_ucy)")
+    parser.add_argument("--predictions", help="predictions file (.npz of ScenarioPrediction, or official)")
+    parser.add_argument("--evaluation", help="evaluation JSON with per-scenario minADE/minFDE (html runs)")
+    parser.add_argument(
+        "--agent", type=int, action="append", help="agent id to focus on (repeatable; default: the targets)"
+    )
+    parser.add_argument("--window", help="fixed view 'X,Y,HALF_WIDTH' in metres (scene frame)")
+    parser.add_argument("--half-width", type=float, help="view half-width in metres around the focus agents")
+    parser.add_argument("--step", type=int, help="step to draw in a figure (default: the current step)")
+    parser.add_argument("--attention", help=".npy of attention weights [A] of the first focus agent")
+    parser.add_argument("--size", type=int, help="image side in pixels (default 800 figure, 480 replay)")
+    parser.add_argument("--fps", type=float, default=10.0, help="replay frames per second (default 10)")
+    parser.add_argument("--max-frames", type=int, default=40, help="most frames in a replay (default 40)")
+    parser.add_argument("--max-scenes", type=int, default=50, help="most scenes in an html run (default 50)")
+    return parser
+
+
+def _scenarios(args) -> Iterator[Scenario]:
+    from drive.datasets import iter_scenarios
+
+    return iter_scenarios(Path(args.path), source=args.source)
+
+
+def _select(args) -> Scenario:
+    seen = []
+    for index, scenario in enumerate(_scenarios(args)):
+        if args.scenario_id is not None and scenario.scenario_id == args.scenario_id:
+            return scenario
+        if args.scenario_id is None and index == (args.index or 0):
+            return scenario
+        if len(seen) < 5:
+            seen.append(scenario.scenario_id)
+    if args.scenario_id is not None:
+        raise DataError(f"{args.path}: no scenario {args.scenario_id!r}; scenarios include {seen}")
+    raise DataError(f"{args.path}: --index {args.index} is past the last scenario")
+
+
+def _load_predictions(path: str | None) -> list | None:
+    if path is None:
+        return None
+    try:
+        from drive.evaluation.predictions import load_predictions
+    except ImportError as err:
+        raise ConfigError("--predictions: the predictions reader is not available in this install") from err
+    return list(load_predictions(Path(path)))
+
+
+def _render_one(args, out: Path, predictions: list | None) -> str:
+    from drive import viz
+
+    scenario = _select(args)
+    forecast = viz.find_prediction(scenario, predictions) if predictions is not None else None
+    if predictions is not None and forecast is None:
+        raise DataError(f"{args.predictions}: no predictions for scenario {scenario.scenario_id!r}")
+    focus = viz.focus_indices(scenario, args.agent)
+    window = viz.ViewWindow.parse(args.window) if args.window else None
+    if window is None and args.half_width is not None:
+        auto = viz.default_window(scenario, focus, forecast)
+        window = viz.ViewWindow(auto.center_x_m, auto.center_y_m, args.half_width)
+    attention = None
+    if args.attention:
+        weights = np.load(args.attention, allow_pickle=False)
+        if weights.shape != (scenario.agents.num_agents,):
+            raise DataError(
+                f"{args.attention}: expected attention weights of shape ({scenario.agents.num_agents},), "
+                f"got {weights.shape}"
+            )
+        attention = viz.AgentAttention(int(focus[0]), weights)
+    suffix = out.suffix.lower()
+    if suffix in (".png", ".svg"):
+        summary = viz.save_figure(
+            out, scenario, forecast, step=args.step, focus_idx=focus, window=window,
+            attention=attention, size_px=args.size or 800,
+        )  # fmt: skip
+        return f"{summary.num_agents_drawn} agents, {summary.num_modes_drawn} predicted modes"
+    if suffix in (".gif", ".mp4"):
+        summary = viz.save_animation(
+            out, scenario, forecast, fps=args.fps, focus_idx=focus, window=window,
+            max_frames=args.max_frames, size_px=args.size or 480,
+        )  # fmt: skip
+        return f"{summary.num_frames} frames"
+    payload = viz.scene_payload(scenario, forecast, focus_idx=focus, window=window, attention=attention)
+    viz.write_viewer(out, [payload])
+    return "1 scene"
+
+
+def main(argv: list[str], prog: str = "drive viz", command: str = "viz") -> int:
+    args = _parser(prog).parse_args(argv)
+    out = Path(args.out)
+    if out.suffix.lower() not in SUFFIXES:
+        raise ConfigError(f"--out: suffix must be one of {', '.join(SUFFIXES)}, got {out.suffix!r}")
+    if not out.parent.exists():
+        raise ConfigError(f"--out: directory {out.parent} does not exist")
+    if args.index is not None and args.index < 0:
+        raise ConfigError(f"--index: must be >= 0, got {args.index}")
+    predictions = _load_predictions(args.predictions)
+    run = out.suffix.lower() == ".html" and args.scenario_id is None and args.index is None
+    if run:
+        from drive.viz.run import read_scene_errors, write_run_viewer
+
+        errors = read_scene_errors(args.evaluation) if args.evaluation else None
+        count = write_run_viewer(out, _scenarios(args), predictions, scene_errors=errors,
+                                 max_scenes=args.max_scenes)  # fmt: skip
+        what = f"{count} scene(s)"
+    else:
+        what = _render_one(args, out, predictions)
+    print(f"wrote {out} ({what})")
+    return 0
