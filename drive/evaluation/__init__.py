@@ -1,0 +1,15 @@
+"""Evaluation: the predictions file, official submission formats, baselines and the evaluator."""
+
+from drive.evaluation.baselines import constant_velocity
+from drive.evaluation.evaluator import evaluate
+from drive.evaluation.predictions import ScenarioPrediction, load_predictions, save_predictions
+from drive.evaluation.result import EvaluationResult
+
+__all__ = [
+    "EvaluationResult",
+    "ScenarioPrediction",
+    "constant_velocity",
+    "evaluate",
+    "load_predictions",
+    "save_predictions",
+]
