@@ -85,6 +85,7 @@ __all__ = [
     "OBJECT_TYPES",
     "detect",
     "iter_scenarios",
+    "map_features_by_type",
     "read_scenario",
     "read_tracks",
     "scenario_dirs",
@@ -275,6 +276,13 @@ def scenario_from_columns(columns: dict[str, np.ndarray], where: str, map_path: 
             "city": str(columns["city"][0]),
         },
     )
+
+
+def map_features_by_type(scenario: Scenario) -> dict[str, int]:
+    """Map feature counts keyed by AV2's own lower-case kind names (all four, zeros included):
+    ``lane_segment``, ``lane_boundary``, ``pedestrian_crossing``, ``drivable_area``."""
+    counts = np.bincount(scenario.map.types.astype(np.int64), minlength=max(MAP_KIND_NAMES) + 1)
+    return {name: int(counts[map_type]) for map_type, name in MAP_KIND_NAMES.items()}
 
 
 def read_scenario(directory: str | Path) -> Scenario:

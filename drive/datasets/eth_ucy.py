@@ -225,6 +225,11 @@ def _check_options(
         raise ConfigError(f"dt_s: got {dt_s!r}; allowed: a positive number of seconds")
 
 
+def map_features_by_type(scenario: Scenario) -> dict[str, int]:
+    """ETH/UCY has no map: always empty."""
+    return {}
+
+
 def _looks_like_eth_ucy(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8") as handle:

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from drive.data.schema import AgentType, MapType
-from drive.datasets import av2, iter_scenarios
+from drive.datasets import av2, detect_source, iter_scenarios
 from drive.datasets.av2_map import LANE_MARK_TYPES, midpoint_line, read_map, resample_polyline
 from drive.datasets.base import LoadReport
 from drive.errors import DataError
@@ -102,6 +102,12 @@ def test_map_counts_and_geometry(scenario):
     road = scenario.map
     counts = Counter(MapType(t) for t in road.types)
     assert counts[MapType.LANE] == 71 and counts[MapType.CROSSWALK] == 6 and counts[MapType.ROAD_EDGE] == 2
+    assert av2.map_features_by_type(scenario) == {
+        "lane_segment": 71,
+        "lane_boundary": counts[MapType.ROAD_LINE],
+        "pedestrian_crossing": 6,
+        "drivable_area": 2,
+    }
     lanes = {int(road.ids[m]): road.polyline(m) for m in range(road.num_polylines) if road.types[m] == 0}
     assert set(lanes) == {int(k) for k in raw["lane_segments"]}
     for m in range(road.num_polylines):
@@ -173,7 +179,8 @@ def test_detect_and_dispatch():
     directory = sample_dir()
     assert av2.detect(directory) and av2.detect(directory.parent) and av2.detect(parquet_of(directory))
     assert not av2.detect(map_of(directory)) and not av2.detect(directory / "missing")
-    scenarios = list(iter_scenarios(directory.parent, source="av2"))
+    assert detect_source(directory) == detect_source(directory.parent) == "av2"
+    scenarios = list(iter_scenarios(directory.parent))
     assert [s.scenario_id for s in scenarios] == [SCENARIO_ID]
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drive.datasets import eth_ucy, iter_scenarios
+from drive.datasets import detect_source, eth_ucy, iter_scenarios
 from drive.datasets.base import LoadReport
 from drive.errors import ConfigError, DataError
 from tests.conftest import shared_path
@@ -213,7 +213,8 @@ def test_split_files_and_dispatch():
         eth_ucy.eth_ucy_split(root(), "eht", "test")
     with pytest.raises(ConfigError, match="split"):
         eth_ucy.eth_ucy_split(root(), "eth", "testing")
-    scenarios = iter_scenarios(root() / "eth" / "test", source="eth_ucy")
+    assert detect_source(root()) == detect_source(root() / "eth" / "test" / "biwi_eth.txt") == "eth_ucy"
+    scenarios = iter_scenarios(root() / "eth" / "test")
     assert next(scenarios).scenario_id.startswith("biwi_eth/")
 
 
