@@ -121,8 +121,9 @@ def _read_one(handle, header: bytes, offset: int, size: int) -> bytes:
 
 
 def _note(report: LoadReport | None, path: Path, record: str, error: DataError) -> None:
-    if report is not None:
-        report.skip(str(path), record, error)
+    if report is not None:  # the report lists file and record in their own columns
+        reason = str(error).removeprefix(f"{path}: record {record.split()[0]}: ")
+        report.skip(str(path), record, DataError(reason))
 
 
 def frame_record(payload: bytes) -> bytes:

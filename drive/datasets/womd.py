@@ -104,11 +104,16 @@ def iter_scenarios(
                 if not skip_errors:
                     raise
                 if report is not None:
-                    report.skip(str(file), str(index), err)
+                    report.skip(str(file), str(index), _without_prefix(err, f"{file}: record {index}"))
                 continue
             if report is not None:
                 report.loaded += 1
             yield scenario
+
+
+def _without_prefix(error: DataError, where: str) -> DataError:
+    """The error without the file/record prefix, which the skip report lists in its own columns."""
+    return DataError(str(error).removeprefix(where).lstrip(": "))
 
 
 def scenario_from_bytes(payload: bytes, where: str) -> Scenario:
