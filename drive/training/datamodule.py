@@ -1,0 +1,231 @@
+"""LightningDataModules, one per source, all sharing one pipeline:
+
+read scenarios (through the preprocessed cache when one is available) -> cut each to the shared time
+window -> optionally rotate the whole scene at random (training only) -> collate into a
+:class:`~drive.data.batch.SceneBatch`.
+
+``num_history_steps`` (including the current step) and ``num_future_steps`` are set here once;
+the CLI links ``num_future_steps`` into the model's config.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from drive.data.batch import DEFAULT_POINTS_PER_CHUNK, collate_scenarios
+from drive.data.schema import Scenario
+from drive.datasets import LoadReport, iter_scenarios
+from drive.errors import ConfigError, DataError
+from drive.training.sampling import ResumableDataLoader, SceneBatchSampler
+from drive.training.scenes import crop_scenario, rotate_scenario
+
+SPLITS = ("train", "val", "test", "predict")
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
+
+
+class WindowedScenes(Dataset):
+    """Scenes cut to a fixed window; items are ``(index, augmentation_seed)`` pairs from
+    :class:`SceneBatchSampler` (or plain indices). With ``rotate`` each scene is rotated by an angle
+    drawn uniformly from [-pi, pi) with the item's own seed."""
+
+    def __init__(self, scenes: Sequence[Scenario], num_history_steps: int, num_future_steps: int,
+                 rotate: bool = False) -> None:
+        self.scenes = scenes
+        self.num_history_steps, self.num_future_steps, self.rotate = num_history_steps, num_future_steps, rotate
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> Scenario:
+        index, aug_seed = item if isinstance(item, tuple) else (item, 0)
+        scene = crop_scenario(self.scenes[index], self.num_history_steps, self.num_future_steps)
+        if self.rotate:
+            angle = np.random.default_rng(aug_seed).uniform(-math.pi, math.pi)
+            scene = rotate_scenario(scene, float(angle))
+        return scene
+
+
+class ScenarioDataModule(pl.LightningDataModule):
+    """Shared pipeline; subclasses say where each split's scenarios come from (:meth:`split_source`).
+
+    Args:
+        num_history_steps: observed steps per scene, the current step included (Th).
+        num_future_steps: steps to predict (Tf); linked into the model config.
+        batch_size: scenes per training batch; ``eval_batch_size`` for val/test/predict (default: same).
+        num_workers: DataLoader worker processes (0 = load in the main process).
+        rotate_augmentation: rotate each training scene by a random global angle.
+        points_per_chunk: map polyline chunk length P.
+        seed: data order and augmentation seed (independent of the global seed).
+        skip_errors: skip malformed records (reported) instead of stopping at the first one.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_history_steps: int = 11,
+        num_future_steps: int = 80,
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        rotate_augmentation: bool = False,
+        points_per_chunk: int = DEFAULT_POINTS_PER_CHUNK,
+        seed: int = 0,
+        skip_errors: bool = False,
+    ) -> None:
+        super().__init__()
+        for name, value in (("num_history_steps", num_history_steps), ("num_future_steps", num_future_steps),
+                            ("batch_size", batch_size), ("points_per_chunk", points_per_chunk)):
+            if value < 1:
+                raise ConfigError(f"data.{name} = {value!r} is invalid: must be >= 1")
+        if num_workers < 0:
+            raise ConfigError(f"data.num_workers = {num_workers!r} is invalid: must be >= 0")
+        self.num_history_steps, self.num_future_steps = num_history_steps, num_future_steps
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.num_workers, self.rotate_augmentation = num_workers, rotate_augmentation
+        self.points_per_chunk, self.seed, self.skip_errors = points_per_chunk, seed, skip_errors
+        self.scenes: dict[str, list[Scenario]] = {}
+        self.reports: dict[str, LoadReport] = {}
+
+    def window(self) -> dict[str, int]:
+        """The time window and map chunking a model trained on this data expects (stored in checkpoints)."""
+        return {"num_history_steps": self.num_history_steps, "num_future_steps": self.num_future_steps,
+                "points_per_chunk": self.points_per_chunk}
+
+    # -- what subclasses provide -------------------------------------------------------------------
+    def split_source(self, split: str) -> Path | Sequence[Path] | None:
+        """Path(s) holding ``split``'s scenarios, or None when this module has no such split."""
+        raise NotImplementedError
+
+    def read_split(self, split: str) -> Iterator[Scenario]:
+        source = self.split_source(split)
+        if source is None:
+            raise ConfigError(f"{type(self).__name__} has no {split!r} split configured")
+        paths = [source] if isinstance(source, (str, Path)) else list(source)
+        report = self.reports.setdefault(split, LoadReport())
+        for path in paths:
+            yield from iter_scenarios(Path(path), skip_errors=self.skip_errors, report=report)
+
+    # -- Lightning hooks ---------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        for split in STAGE_SPLITS.get(stage or "fit", ()):
+            if split not in self.scenes:
+                self.scenes[split] = self.load_split(split)
+
+    def load_split(self, split: str) -> list[Scenario]:
+        """All scenes of ``split`` that have a target in the window; an empty split is an error."""
+        scenes = list(self.read_split(split))
+        usable = []
+        for scene in scenes:
+            try:
+                crop_scenario(scene, self.num_history_steps, self.num_future_steps)
+            except DataError:
+                continue  # no target observed at the current step of this window
+            usable.append(scene)
+        if not usable:
+            raise DataError(
+                f"empty split {split!r}: {self.split_source(split)} holds {len(scenes)} scenario(s), none "
+                f"with a target agent observed at the current step (num_history_steps={self.num_history_steps})"
+            )
+        return usable
+
+    def _dataset(self, split: str, rotate: bool) -> WindowedScenes:
+        if split not in self.scenes:
+            self.scenes[split] = self.load_split(split)
+        return WindowedScenes(self.scenes[split], self.num_history_steps, self.num_future_steps, rotate)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool, rotate: bool) -> DataLoader:
+        dataset = self._dataset(split, rotate)
+        rank, world = 0, 1
+        if self.trainer is not None:
+            rank, world = self.trainer.global_rank, self.trainer.world_size
+        sampler = SceneBatchSampler(len(dataset), batch_size, shuffle=shuffle, seed=self.seed,
+                                    rank=rank, world_size=world)
+        return ResumableDataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=functools.partial(collate_scenarios, points_per_chunk=self.points_per_chunk),
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True, rotate=self.rotate_augmentation)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False, rotate=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False, rotate=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", self.eval_batch_size, shuffle=False, rotate=False)
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        return batch.to(device)
+
+
+def _optional_path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value)
+
+
+class WomdDataModule(ScenarioDataModule):
+    """Waymo Open Motion Dataset scenario TFRecords (a file or a directory per split); 10 Hz,
+    11 history steps (current included) and 80 future steps by default."""
+
+    def __init__(self, train_path: str | None = None, val_path: str | None = None,
+                 test_path: str | None = None, predict_path: str | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.paths = {"train": _optional_path(train_path), "val": _optional_path(val_path),
+                      "test": _optional_path(test_path),
+                      "predict": _optional_path(predict_path or test_path)}
+
+    def split_source(self, split: str) -> Path | None:
+        return self.paths[split]
+
+
+class Av2DataModule(WomdDataModule):
+    """Argoverse 2 motion-forecasting scenario directories (one per split); 10 Hz, 50 history and
+    60 future steps."""
+
+    def __init__(self, train_path: str | None = None, val_path: str | None = None,
+                 test_path: str | None = None, predict_path: str | None = None, *,
+                 num_history_steps: int = 50, num_future_steps: int = 60, **kwargs) -> None:
+        super().__init__(train_path, val_path, test_path, predict_path, num_history_steps=num_history_steps,
+                         num_future_steps=num_future_steps, **kwargs)
+
+
+class EthUcyDataModule(ScenarioDataModule):
+    """ETH/UCY leave-one-out: ``root/<scene>/{train,val,test}/*.txt`` with ``scene`` the held-out one;
+    0.4 s steps, 8 observed and 12 future steps (the standard protocol)."""
+
+    def __init__(self, root: str = "data/eth_ucy", scene: str = "eth", *, num_history_steps: int = 8,
+                 num_future_steps: int = 12, min_peds: int = 1, **kwargs) -> None:
+        super().__init__(num_history_steps=num_history_steps, num_future_steps=num_future_steps, **kwargs)
+        from drive.datasets.eth_ucy import SCENES
+
+        if scene not in SCENES:
+            raise ConfigError(f"data.scene = {scene!r} is invalid: choose one of {', '.join(SCENES)}")
+        self.root, self.scene, self.min_peds = Path(root), scene, min_peds
+
+    def split_source(self, split: str) -> list[Path]:
+        from drive.datasets.eth_ucy import eth_ucy_split
+
+        return eth_ucy_split(self.root, self.scene, "test" if split == "predict" else split)
+
+    def read_split(self, split: str) -> Iterator[Scenario]:
+        from drive.datasets import eth_ucy
+
+        report = self.reports.setdefault(split, LoadReport())
+        for path in self.split_source(split):
+            yield from eth_ucy.iter_scenarios(
+                path, skip_errors=self.skip_errors, report=report, min_peds=self.min_peds,
+                num_observed_steps=self.num_history_steps, num_future_steps=self.num_future_steps,
+            )

@@ -1,0 +1,112 @@
+"""Per-scene transforms applied before batching: a fixed time window and a random global rotation.
+
+A batch must share one step count and current step, so every scene is cut to the same window of
+``num_history_steps`` (ending at, and including, the current step) plus ``num_future_steps``. Steps the
+source does not cover are padded as invalid (zeros, mask False), never extrapolated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from drive.data.schema import AgentTracks, Scenario, TrafficLights
+from drive.errors import ConfigError, DataError
+from drive.geometry.se2 import rotate_vectors, wrap_angle
+
+
+def _window(values: np.ndarray, start: int, length: int, axis: int) -> np.ndarray:
+    """``values`` sliced to ``[start, start + length)`` along ``axis``; steps outside are zeros."""
+    size = values.shape[axis]
+    out_shape = list(values.shape)
+    out_shape[axis] = length
+    out = np.zeros(out_shape, values.dtype)
+    lo, hi = max(start, 0), min(start + length, size)
+    if hi > lo:
+        src = [slice(None)] * values.ndim
+        dst = [slice(None)] * values.ndim
+        src[axis], dst[axis] = slice(lo, hi), slice(lo - start, hi - start)
+        out[tuple(dst)] = values[tuple(src)]
+    return out
+
+
+def crop_scenario(scenario: Scenario, num_history_steps: int, num_future_steps: int) -> Scenario:
+    """The scene cut to ``num_history_steps + num_future_steps`` steps around its current step.
+
+    The new current step is ``num_history_steps - 1``. Agents never observed in the history window are
+    dropped (nothing to condition on); targets not observed at the current step stop being targets.
+    Raises :class:`DataError` naming the scene when no target remains.
+    """
+    if num_history_steps < 1 or num_future_steps < 1:
+        raise ConfigError(
+            f"num_history_steps and num_future_steps must be >= 1, got {num_history_steps}, {num_future_steps}"
+        )
+    start = scenario.current_step - num_history_steps + 1
+    length = num_history_steps + num_future_steps
+    agents = scenario.agents
+    valid = _window(agents.valid, start, length, axis=1)
+    keep = valid[:, :num_history_steps].any(axis=1)
+    current = num_history_steps - 1
+    is_target = np.zeros(agents.num_agents, bool)
+    is_target[scenario.target_idx] = True
+    is_target &= keep & valid[:, current]
+    if not is_target.any():
+        raise DataError(f"{scenario.where}: no target agent is observed at the current step")
+    new_index = np.cumsum(keep) - 1
+    cropped = AgentTracks(
+        ids=agents.ids[keep],
+        types=agents.types[keep],
+        position=_window(agents.position, start, length, 1)[keep],
+        heading=_window(agents.heading, start, length, 1)[keep],
+        velocity=_window(agents.velocity, start, length, 1)[keep],
+        size=agents.size[keep],
+        valid=valid[keep],
+    )
+    sdc = scenario.sdc_idx
+    lights = scenario.traffic_lights
+    if lights is not None:
+        lights = TrafficLights(
+            lane_ids=lights.lane_ids,
+            states=_window(lights.states, start, length, 0),
+            stop_point=_window(lights.stop_point, start, length, 0),
+            valid=_window(lights.valid, start, length, 0),
+        )
+    return dataclasses.replace(
+        scenario,
+        current_step=current,
+        agents=cropped,
+        target_idx=new_index[is_target].astype(np.int64),
+        sdc_idx=int(new_index[sdc]) if sdc is not None and keep[sdc] else None,
+        traffic_lights=lights,
+    )
+
+
+def rotate_scenario(scenario: Scenario, angle_rad: float) -> Scenario:
+    """The whole scene rotated by ``angle_rad`` about the frame origin: positions, velocities, map
+    points and stop points rotate, headings shift (invalid entries stay zero)."""
+    if not math.isfinite(angle_rad):
+        raise ConfigError(f"angle_rad must be finite, got {angle_rad}")
+    agents = scenario.agents
+    valid = agents.valid
+    heading = np.where(valid, wrap_angle(agents.heading.astype(np.float64) + angle_rad), 0.0)
+    rotated = dataclasses.replace(
+        agents,
+        position=np.where(valid[..., None], rotate_vectors(agents.position, angle_rad), 0.0).astype(
+            agents.position.dtype
+        ),
+        velocity=np.where(valid[..., None], rotate_vectors(agents.velocity, angle_rad), 0.0).astype(
+            agents.velocity.dtype
+        ),
+        heading=heading.astype(agents.heading.dtype),
+    )
+    road = dataclasses.replace(
+        scenario.map, points=rotate_vectors(scenario.map.points, angle_rad).astype(scenario.map.points.dtype)
+    )
+    lights = scenario.traffic_lights
+    if lights is not None:
+        lights = dataclasses.replace(
+            lights, stop_point=rotate_vectors(lights.stop_point, angle_rad).astype(lights.stop_point.dtype)
+        )
+    return dataclasses.replace(scenario, agents=rotated, map=road, traffic_lights=lights)

@@ -1,0 +1,3 @@
+from tests.training import fakes
+
+fakes.install()
