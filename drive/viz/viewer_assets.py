@@ -351,6 +351,6 @@ VIEWER_JS = r"""
   buildSceneList();
   $("scene-panel").style.display = DATA.scenes.length > 1 || worst ? "" : "none";
   selectScene(state.sortKey === null ? 0 : Number(document.querySelector("tr.scene-row").dataset.index));
-  window.driveViewer = {state, setStep, selectScene, render, resetView};
+  window.driveViewer = {state, setStep, selectScene, render, resetView, scene, toScreen};
 })();
 """

@@ -65,6 +65,8 @@ def test_forecast_shapes_are_checked():
         SceneForecast(np.array([0]), np.zeros((1, 2, 5, 2), np.float32), np.ones((1, 3), np.float32))
     with pytest.raises(DataError, match="trajectory"):
         SceneForecast(np.array([0, 1]), np.zeros((1, 2, 5, 2), np.float32), np.ones((1, 2), np.float32))
-    wrong_scene = SimpleNamespace(scenario_id="other", agent_ids=np.array([100]), trajectory=None, probability=None)
+    wrong_scene = SimpleNamespace(
+        scenario_id="other", agent_ids=np.array([100]), trajectory=None, probability=None
+    )
     with pytest.raises(DataError, match="other"):
         match_prediction(make_scene(), wrong_scene)

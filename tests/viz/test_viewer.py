@@ -50,7 +50,12 @@ def test_page_is_self_contained_and_script_safe(tmp_path):
     [
         [{"scenario_id": "a", "minADE": 1.0, "minFDE": 2.0}, {"scenario_id": "b", "min_fde": 3.0}],
         {"per_scenario": {"a": {"min_ade": 1.0, "min_fde": 2.0}, "b": {"minFDE": 3.0}}},
-        {"scenarios": [{"scenario_id": "a", "minade": 1.0, "minfde": 2.0}, {"scenario_id": "b", "minFDE": 3.0}]},
+        {
+            "scenarios": [
+                {"scenario_id": "a", "minade": 1.0, "minfde": 2.0},
+                {"scenario_id": "b", "minFDE": 3.0},
+            ]
+        },
     ],
 )
 def test_scene_errors_are_read_from_the_accepted_layouts(tmp_path, content):

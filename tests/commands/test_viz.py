@@ -1,0 +1,135 @@
+"""`drive viz`: every output format from a dataset file, scene selection, views and user errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from drive.cli import main as cli_main
+from drive.commands.viz import main
+from drive.errors import ConfigError, DataError
+from tests.conftest import shared_path
+
+
+def eth_file(path: Path, num_frames: int = 22, num_peds: int = 3) -> Path:
+    """An ETH/UCY-format text file (frame, pedestrian, x, y; frames 10 apart): pedestrians walking
+    along x; 22 frames give three 20-step windows."""
+    rows = [
+        f"{10 * f}\t{p + 1}\t{0.4 * f + 2 * p:.2f}\t{1.5 * p:.2f}"
+        for f in range(num_frames)
+        for p in range(num_peds)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    return eth_file(tmp_path / "walk.txt")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".gif", ".mp4"])
+def test_each_format_is_written(data, tmp_path, suffix, capsys):
+    if suffix == ".mp4":
+        pytest.importorskip("imageio_ffmpeg")
+    out = tmp_path / f"scene{suffix}"
+    assert main([str(data), "--out", str(out), "--size", "200", "--max-frames", "5"]) == 0
+    assert out.stat().st_size > 500
+    assert f"wrote {out}" in capsys.readouterr().out
+
+
+def test_png_shows_the_chosen_scene_and_agent(data, tmp_path, capsys):
+    out = tmp_path / "a.png"
+    assert main([str(data), "--out", str(out), "--scenario-id", "walk/10", "--agent", "2"]) == 0
+    assert "3 agents" in capsys.readouterr().out
+    pixels = iio.imread(out)
+    assert pixels.shape[:2] == (800, 800) and pixels[..., :3].std() > 5
+
+
+def test_gif_frame_count_follows_max_frames(data, tmp_path):
+    out = tmp_path / "a.gif"
+    assert main([str(data), "--out", str(out), "--max-frames", "7", "--size", "160"]) == 0
+    assert len(iio.imread(out, index=None)) == 7
+
+
+def test_html_run_lists_every_scene_with_evaluation_errors(data, tmp_path, capsys):
+    evaluation = tmp_path / "eval.json"
+    evaluation.write_text(json.dumps([{"scenario_id": "walk/0", "minADE": 0.3, "minFDE": 0.9}]))
+    out = tmp_path / "run.html"
+    assert main([str(data), "--out", str(out), "--evaluation", str(evaluation)]) == 0
+    assert "3 scene(s)" in capsys.readouterr().out
+    text = out.read_text()
+    payload = json.loads(re.search(r'id="drive-data">(.*?)</script>', text, re.S).group(1))
+    assert [s["id"] for s in payload["scenes"]] == ["walk/0", "walk/10", "walk/20"]
+    assert payload["scenes"][0]["errors"] == {"minADE": 0.3, "minFDE": 0.9}
+    single = tmp_path / "one.html"
+    assert main([str(data), "--out", str(single), "--index", "2"]) == 0
+    assert '"id":"walk/20"' in single.read_text() and '"id":"walk/0"' not in single.read_text()
+
+
+def test_attention_weights_are_drawn_from_a_npy(data, tmp_path):
+    weights = tmp_path / "attn.npy"
+    np.save(weights, np.array([0.0, 0.7, 0.3]))
+    assert main([str(data), "--out", str(tmp_path / "a.png"), "--attention", str(weights)]) == 0
+    np.save(weights, np.ones(5))
+    with pytest.raises(DataError, match="shape"):
+        main([str(data), "--out", str(tmp_path / "b.png"), "--attention", str(weights)])
+
+
+def test_user_errors_name_the_problem(data, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="suffix"):
+        main([str(data), "--out", str(tmp_path / "a.jpg")])
+    with pytest.raises(DataError, match="no scenario 'nope'"):
+        main([str(data), "--out", str(tmp_path / "a.png"), "--scenario-id", "nope"])
+    with pytest.raises(DataError, match="no agent with id"):
+        main([str(data), "--out", str(tmp_path / "a.png"), "--agent", "99"])
+    with pytest.raises(ConfigError, match="X,Y,HALF_WIDTH"):
+        main([str(data), "--out", str(tmp_path / "a.png"), "--window", "1,2"])
+    with pytest.raises(DataError, match="past the last"):
+        main([str(data), "--out", str(tmp_path / "a.png"), "--index", "3"])
+    # Through the top-level CLI a user error is one line and exit status 1.
+    assert cli_main(["viz", str(data), "--out", str(tmp_path / "a.jpg")]) == 1
+    assert "drive viz: error:" in capsys.readouterr().err
+
+
+def test_predictions_file_is_drawn(data, tmp_path, capsys):
+    predictions_io = pytest.importorskip("drive.evaluation.predictions", reason="predictions I/O not present")
+    from drive.datasets import iter_scenarios
+
+    scenario = next(iter(iter_scenarios(data)))
+    first = scenario.current_step + 1
+    truth = scenario.agents.position[scenario.target_idx, first:]  # (N, Tf, 2)
+    trajectory = np.stack([truth, truth + 1.0], 1).astype(np.float32)  # (N, 2, Tf, 2)
+    prediction = predictions_io.ScenarioPrediction(
+        scenario_id=scenario.scenario_id,
+        agent_ids=scenario.agents.ids[scenario.target_idx].astype(np.int64),
+        trajectory=trajectory,
+        probability=np.tile(np.array([[0.75, 0.25]], np.float32), (len(truth), 1)),
+        heading=None,
+    )
+    path = tmp_path / "pred.npz"
+    predictions_io.save_predictions(path, [prediction])
+    out = tmp_path / "p.png"
+    assert main([str(data), "--out", str(out), "--predictions", str(path)]) == 0
+    assert f"{2 * len(truth)} predicted modes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        ("womd", "motion_data_one_scenario.tfrecord"),
+        ("av2", "forecasting_scenarios", "0a1e6f0a-1817-4a98-b02e-db8c9327d151"),
+        ("eth_ucy", "eth", "test", "biwi_eth.txt"),
+    ],
+)
+def test_real_samples_render(parts, tmp_path, capsys):
+    path = shared_path(*parts)
+    out = tmp_path / "real.png"
+    assert main([str(path), "--out", str(out), "--size", "300"]) == 0
+    drawn = int(re.search(r"\((\d+) agents", capsys.readouterr().out).group(1))
+    assert drawn > 0 and iio.imread(out)[..., :3].std() > 5
