@@ -13,19 +13,22 @@ import numpy as np
 
 from drive.data.schema import Scenario
 from drive.errors import DataError
+from drive.evaluation.ground_truth import prediction_stride
 
 
 @dataclass(frozen=True)
 class SceneForecast:
     """K predicted futures for N agents of one scene.
 
-    agent_idx ``[N]`` int64 indexes the scenario's agents; trajectory ``[N, K, Tf, 2]`` world m, step
-    ``j`` is ``current_step + 1 + j``; probability ``[N, K]`` (each row sums to 1).
+    agent_idx ``[N]`` int64 indexes the scenario's agents; trajectory ``[N, K, Tf, 2]`` world m, row
+    ``j`` at track step ``current_step + stride * (j + 1)`` (stride 5 for a WOMD 2 Hz submission, else
+    1); probability ``[N, K]`` (each row sums to 1).
     """
 
     agent_idx: np.ndarray
     trajectory: np.ndarray
     probability: np.ndarray
+    stride: int = 1
 
     def __post_init__(self) -> None:
         n = self.agent_idx.shape[0]
@@ -42,6 +45,8 @@ class SceneForecast:
             )
         if not (np.all(np.isfinite(self.trajectory)) and np.all(np.isfinite(self.probability))):
             raise DataError("forecast: non-finite trajectory or probability")
+        if self.stride < 1:
+            raise DataError(f"forecast: field 'stride': must be >= 1, got {self.stride}")
 
     @property
     def num_modes(self) -> int:
@@ -61,10 +66,12 @@ def match_prediction(scenario: Scenario, prediction) -> SceneForecast:
     missing = [int(i) for i in ids if int(i) not in index_of]
     if missing:
         raise DataError(f"{scenario.where}: predicted agent ids {missing[:5]} are not in the scene")
+    trajectory = np.asarray(prediction.trajectory, np.float32)
     return SceneForecast(
         agent_idx=np.asarray([index_of[int(i)] for i in ids], np.int64),
-        trajectory=np.asarray(prediction.trajectory, np.float32),
+        trajectory=trajectory,
         probability=np.asarray(prediction.probability, np.float32),
+        stride=prediction_stride(scenario, trajectory.shape[2]),
     )
 
 
@@ -79,20 +86,22 @@ def find_prediction(scenario: Scenario, predictions: Iterable) -> SceneForecast 
 def forecast_errors(scenario: Scenario, forecast: SceneForecast) -> dict[str, float] | None:
     """Per-scene ``minADE`` and ``minFDE`` in metres, averaged over predicted agents.
 
-    For each agent and mode, ADE averages the displacement over future steps where the ground truth is
+    Ground truth is taken at the forecast's steps (every ``stride``-th track step). For each agent
+    and mode, ADE averages the displacement over future steps where the ground truth is
     valid and FDE takes the last such step; the minimum over modes is kept. Agents with no valid future
     step are left out; None when no agent is left.
     """
     agents = scenario.agents
-    first = scenario.current_step + 1
-    horizon = min(forecast.trajectory.shape[2], scenario.num_steps - first)
+    steps = scenario.current_step + forecast.stride * np.arange(1, forecast.trajectory.shape[2] + 1)  # (Tf,)
+    horizon = int((steps < scenario.num_steps).sum())
+    steps = steps[:horizon]
     min_ade: list[float] = []
     min_fde: list[float] = []
     for row, agent in enumerate(forecast.agent_idx):
-        valid = agents.valid[agent, first : first + horizon]  # (Tf',)
-        if horizon <= 0 or not valid.any():
+        valid = agents.valid[agent, steps]  # (Tf',)
+        if horizon == 0 or not valid.any():
             continue
-        truth = agents.position[agent, first : first + horizon]  # (Tf', 2)
+        truth = agents.position[agent, steps]  # (Tf', 2)
         distance = np.linalg.norm(forecast.trajectory[row, :, :horizon] - truth[None], axis=-1)  # (K, Tf')
         last = int(np.flatnonzero(valid)[-1])
         min_ade.append(float(distance[:, valid].mean(axis=1).min()))

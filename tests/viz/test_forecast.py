@@ -70,3 +70,14 @@ def test_forecast_shapes_are_checked():
     )
     with pytest.raises(DataError, match="other"):
         match_prediction(make_scene(), wrong_scene)
+
+
+def test_womd_two_hertz_forecast_is_compared_at_every_fifth_step():
+    scenario = make_scene(num_steps=91, current_step=10)
+    steps = 10 + 5 * np.arange(1, 17)  # (16,) the WOMD 2 Hz samples
+    prediction = make_prediction(scenario, num_modes=2, offset_m=0.0)
+    prediction.trajectory = scenario.agents.position[[0]][:, None, steps].repeat(2, 1).copy()  # (1, 2, 16, 2)
+    prediction.trajectory[0, 1] += 4.0
+    forecast = match_prediction(scenario, prediction)
+    assert forecast.stride == 5
+    assert forecast_errors(scenario, forecast) == pytest.approx({"minADE": 0.0, "minFDE": 0.0})
