@@ -67,6 +67,30 @@ def resample_polyline(points: np.ndarray, num_points: int) -> np.ndarray:
     return np.stack([np.interp(target, arc, points[:, d]) for d in range(points.shape[1])], -1)
 
 
+def resample_polylines(polylines: list[np.ndarray], num_points: int) -> np.ndarray:
+    """:func:`resample_polyline` of many polylines ``[P_i, 2]`` (each P_i >= 2) at once ->
+    ``[len(polylines), num_points, 2]``, with one ``np.interp`` per coordinate."""
+    lengths = np.array([len(p) for p in polylines])
+    points = np.concatenate(polylines)  # (P_total, 2)
+    owner = np.repeat(np.arange(len(polylines)), lengths)  # (P_total,)
+    chord = np.linalg.norm(np.diff(points, axis=0), axis=1)  # (P_total-1,)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    chord[starts[1:] - 1] = 0.0  # no chord between the end of one polyline and the next
+    arc = np.concatenate([[0.0], np.cumsum(chord)])
+    arc -= arc[starts][owner]  # (P_total,) arc length from each polyline's start
+    total = arc[starts + lengths - 1]  # (L,)
+    index = np.arange(len(points)) - starts[owner]
+    # normalise each polyline to [0, 1] (a zero-length one by vertex index), then shift polyline i to
+    # [2i, 2i + 1] so a single interpolation never mixes two polylines
+    fraction = np.where(
+        total[owner] > 0, arc / np.maximum(total[owner], 1e-300), index / (lengths[owner] - 1)
+    )
+    key = 2.0 * owner + fraction
+    target = (2.0 * np.arange(len(polylines))[:, None] + np.linspace(0.0, 1.0, num_points)).ravel()
+    out = np.stack([np.interp(target, key, points[:, d]) for d in range(2)], -1)
+    return out.reshape(len(polylines), num_points, 2)  # (L, N, 2)
+
+
 def midpoint_line(left: np.ndarray, right: np.ndarray, num_points: int = NUM_CENTERLINE_POINTS) -> np.ndarray:
     """Centre line ``[N, 2]`` between lane boundaries ``left [P_l, 2]`` and ``right [P_r, 2]``.
 
@@ -134,6 +158,7 @@ def map_from_json(data: dict, where: str) -> MapFeatures:
         ) from err
     seen_boundaries: set[tuple] = set()
     boundaries = []
+    lanes = []
     for segment in segments:
         lane_id = _feature_id(where, "lane_segments", segment)
         at = f"{where}: lane_segments[{lane_id}]"
@@ -147,12 +172,14 @@ def map_from_json(data: dict, where: str) -> MapFeatures:
             ]
         except KeyError as err:
             raise DataError(f"{at}: field {err.args[0]!r} missing") from err
-        add(lane_id, MapType.LANE, lane_type, midpoint_line(left, right))
+        lanes.append((lane_id, lane_type, left, right))
         for side, (points, mark) in enumerate(zip((left, right), marks), start=1):
             key = _boundary_key(points)
             if key not in seen_boundaries:
                 seen_boundaries.add(key)
                 boundaries.append((10 * lane_id + side, mark, points))
+    for (lane_id, lane_type, _, _), centre in zip(lanes, _centre_lines(lanes)):
+        add(lane_id, MapType.LANE, lane_type, centre)
     for boundary_id, mark, points in boundaries:
         add(boundary_id, MapType.ROAD_LINE, mark, points)
     for crossing in crossings:
@@ -181,6 +208,22 @@ def map_from_json(data: dict, where: str) -> MapFeatures:
         points=np.concatenate(polylines).astype(np.float32),
         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
     )
+
+
+def _centre_lines(lanes: list[tuple]) -> list[np.ndarray]:
+    """:func:`midpoint_line` of every ``(id, type, left, right)``, the common case batched."""
+    regular = [i for i, (_, _, left, right) in enumerate(lanes) if len(left) > 1 and len(right) > 1]
+    # cul-de-sacs (a one-point side) take the slow path; the rest are filled in below
+    centres = [
+        left if len(left) > 1 and len(right) > 1 else midpoint_line(left, right)
+        for _, _, left, right in lanes
+    ]
+    if regular:
+        sides = [lanes[i][2] for i in regular] + [lanes[i][3] for i in regular]
+        resampled = resample_polylines(sides, NUM_CENTERLINE_POINTS)  # (2 * L, N, 2)
+        for i, centre in zip(regular, (resampled[: len(regular)] + resampled[len(regular) :]) / 2.0):
+            centres[i] = centre
+    return centres
 
 
 def _feature_id(where: str, kind: str, feature) -> int:

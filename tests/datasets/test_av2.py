@@ -15,7 +15,13 @@ import pytest
 
 from drive.data.schema import AgentType, MapType
 from drive.datasets import av2, detect_source, iter_scenarios
-from drive.datasets.av2_map import LANE_MARK_TYPES, midpoint_line, read_map, resample_polyline
+from drive.datasets.av2_map import (
+    LANE_MARK_TYPES,
+    midpoint_line,
+    read_map,
+    resample_polyline,
+    resample_polylines,
+)
 from drive.datasets.base import LoadReport
 from drive.errors import DataError
 from tests.conftest import shared_path
@@ -173,6 +179,14 @@ def test_resample_and_midpoint_hand_computed():
     pivot = midpoint_line(np.array([(0.0, 0.0)]), np.array([(2.0, 0.0), (0.0, 2.0)]))
     np.testing.assert_allclose(pivot, [(1.0, 0.0), (0.0, 1.0)])
     np.testing.assert_allclose(resample_polyline(np.array([(3.0, 4.0)] * 2), 4), [(3.0, 4.0)] * 4)
+
+
+def test_batched_resampling_equals_one_at_a_time():
+    rng = np.random.default_rng(0)
+    polylines = [rng.normal(0.0, 5.0, (int(k), 2)) for k in rng.integers(2, 20, 30)]
+    polylines += [np.zeros((4, 2)), np.array([(0.0, 0.0), (0.0, 0.0), (1.0, 0.0), (1.0, 0.0), (2.0, 2.0)])]
+    batched = resample_polylines(polylines, 10)
+    np.testing.assert_allclose(batched, np.stack([resample_polyline(p, 10) for p in polylines]), atol=1e-9)
 
 
 def test_detect_and_dispatch():
