@@ -107,7 +107,7 @@ def test_leak_changing_future_rows_changes_no_observed_field(tmp_path):
         future = (rows[:, 0] > first + 70) & (rows[:, 0] <= first + 190)
         changed = rows.copy()
         changed[future, 2:] += rng.normal(0.0, 2.0, (int(future.sum()), 2))
-        after = {s.scenario_id: s for s in eth_ucy.window_scenarios(changed, "zara")}[scenario_id]
+        after = next(s for s in eth_ucy.window_scenarios(changed, "zara") if s.scenario_id == scenario_id)
         before = originals[scenario_id]
         assert not np.array_equal(before.agents.position, after.agents.position)
         for name in ("position", "heading", "velocity", "valid"):
