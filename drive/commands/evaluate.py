@@ -1,0 +1,104 @@
+"""`drive evaluate`: score a predictions file, a baseline, or both, with the official metric definitions.
+
+Examples::
+
+    drive evaluate --data scenes.tfrecord --predictions preds.npz --json metrics.json
+    drive evaluate --data av2/val --predictions submission.parquet --baseline constant_velocity
+    drive evaluate --data scenes.tfrecord --baseline constant_velocity --table cv.txt
+
+Prints a readable table per run; ``--json`` writes the metrics (docs/evaluation.md gives the schema).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from drive.errors import ConfigError
+from drive.evaluation.baselines import constant_velocity
+from drive.evaluation.evaluator import MISSING_MODES, evaluate
+from drive.evaluation.predictions import _atomic_write, load_predictions
+from drive.evaluation.result import SCHEMA_VERSION
+
+BASELINES = ("constant_velocity",)
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", required=True, type=Path, help="dataset file or directory (any known source)"
+    )
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        help="predictions: .npz (ours), WOMD submission (.tar.gz/.binproto) or AV2 submission (.parquet)",
+    )
+    parser.add_argument("--baseline", choices=BASELINES, help="also (or only) score this baseline")
+    parser.add_argument(
+        "--num-future-steps",
+        type=int,
+        help="baseline horizon in dataset steps (default: every step after the current one)",
+    )
+    parser.add_argument(
+        "--num-modes", type=int, default=1, help="baseline modes (repeats, equal probability)"
+    )
+    parser.add_argument("--source", help="metric families to use instead of each scenario's own source")
+    parser.add_argument(
+        "--missing",
+        choices=MISSING_MODES,
+        default="error",
+        help="a target without prediction: error or count",
+    )
+    parser.add_argument("--skip-errors", action="store_true", help="skip unreadable scenarios (reported)")
+    parser.add_argument("--json", type=Path, help="write the metrics as JSON here")
+    parser.add_argument("--table", type=Path, help="write the readable table(s) here too")
+    return parser
+
+
+def _baseline(args):
+    def predict(scenario):
+        steps = args.num_future_steps or scenario.num_steps - 1 - scenario.current_step
+        return constant_velocity(scenario, steps, num_modes=args.num_modes)
+
+    return predict
+
+
+def main(argv: list[str], prog: str = "drive evaluate", command: str = "evaluate") -> int:
+    args = _parser(prog).parse_args(argv)
+    if args.predictions is None and args.baseline is None:
+        raise ConfigError("give --predictions FILE, --baseline constant_velocity, or both")
+    if args.num_future_steps is not None and args.num_future_steps < 1:
+        raise ConfigError(f"--num-future-steps must be >= 1, got {args.num_future_steps}")
+    from drive.datasets import LoadReport, iter_scenarios
+
+    runs = {}
+    if args.predictions is not None:
+        runs[str(args.predictions)] = load_predictions(args.predictions)
+    if args.baseline is not None:
+        runs[args.baseline] = _baseline(args)
+    results, reports = {}, []
+    for name, predictions in runs.items():
+        report = LoadReport()
+        scenarios = iter_scenarios(args.data, source=None, skip_errors=args.skip_errors, report=report)
+        results[name] = evaluate(scenarios, predictions, source=args.source, missing=args.missing)
+        reports.append(report)
+    tables = "\n\n".join(result.table(title=f"== {name} ==") for name, result in results.items())
+    if args.skip_errors and reports[0].skipped:
+        tables += "\n\n" + reports[0].summary()
+    print(tables)
+    if args.table is not None:
+        _atomic_write(args.table, lambda handle: handle.write((tables + "\n").encode()))
+    if args.json is not None:
+        if len(results) == 1:
+            payload = next(iter(results.values())).to_json()
+        else:
+            payload = {
+                "schema_version": SCHEMA_VERSION,
+                "runs": {name: result.to_json() for name, result in results.items()},
+            }
+        text = json.dumps(payload, indent=2)
+        _atomic_write(args.json, lambda handle: handle.write((text + "\n").encode()))
+    return 0
