@@ -11,6 +11,7 @@ import torch
 
 from drive.metrics.womd import (
     MEASUREMENT_STEPS,
+    MeasurementStep,
     is_match,
     min_ade_fde,
     prediction_to_track_step,
@@ -178,3 +179,41 @@ def test_overlap_per_sample_and_touching_boxes():
     valid[0, 6:9] = False  # the other object is absent at those samples
     flags = overlap_per_sample(path, size, other_xy, heading, np.array([[2.0, 1.0], [2.0, 1.0]]), valid)
     assert not flags.any()
+
+
+# Cases transcribed from waymo-open-dataset metrics/motion_metrics_test.cc (scale 1, one horizon at
+# prediction index 3 with thresholds lateral 1.0 m, longitudinal 2.0 m; object 1 ends at (10, 10) heading
+# pi/4, object 2 at (-5, 0) heading 3.14159).
+OFFICIAL_STEP = MeasurementStep("test", 3, 1.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("end_xy", "gt_xy", "gt_heading", "expected"),
+    [
+        ((10.0, 10.0), (10.0, 10.0), 0.78539816, True),  # ComputeMissRateNoMisses
+        ((9.292, 10.708), (10.0, 10.0), 0.78539816, False),  # ComputeMissRateLateral_1
+        ((9.294, 10.706), (10.0, 10.0), 0.78539816, True),  # ComputeNoMissLateral_2
+        ((11.415, 11.415), (10.0, 10.0), 0.78539816, False),  # ComputeMissRateLongitudinal_1
+        ((11.414, 11.414), (10.0, 10.0), 0.78539816, True),  # ComputeNoMissLongitudinal_1
+        ((-5.0, 1.01), (-5.0, 0.0), 3.14159, False),  # ComputeMissRateLateral_2
+        ((-7.01, 0.0), (-5.0, 0.0), 3.14159, False),  # ComputeMissRateLongitudinal_2
+    ],
+)
+def test_match_official_cases(end_xy, gt_xy, gt_heading, expected):
+    traj = torch.zeros(1, 1, 4, 2, dtype=torch.float64)
+    traj[0, 0, 3] = torch.tensor(end_xy)
+    target = torch.zeros(1, 4, 2, dtype=torch.float64)
+    target[0, 3] = torch.tensor(gt_xy)
+    heading = torch.full((1, 4), gt_heading, dtype=torch.float64)
+    scale = torch.ones(1, dtype=torch.float64)
+    assert is_match(traj, target, heading, scale, OFFICIAL_STEP).item() is expected
+
+
+def test_average_precision_official_cases():
+    # ComputeMeanAveragePrecision: 0.65; ComputeMeanAveragePrecisionEqualConfidences: 1/3.
+    conf = np.array([0.3, 0.7, 0.4, 0.8, 0.5, 0.2])
+    tp = np.array([True, True, False, True, False, False])
+    assert average_precision(conf, tp, 4) == pytest.approx(0.65, abs=1e-4)
+    conf = np.array([0.8, 0.5, 0.5, 0.5, 0.5, 0.5])
+    tp = np.array([True, False, True, True, False, False])
+    assert average_precision(conf, tp, 6) == pytest.approx(1 / 3, abs=1e-4)
