@@ -17,7 +17,13 @@ from drive.metrics.womd import (
     prediction_to_track_step,
     speed_scale,
 )
-from drive.metrics.womd_map import TrajectoryType, average_precision, classify_trajectory, map_samples
+from drive.metrics.womd_map import (
+    TrajectoryType,
+    average_precision,
+    classify_tracks,
+    classify_trajectory,
+    map_samples,
+)
 from drive.metrics.womd_overlap import overlap_per_sample, path_heading
 
 STEP_3S, STEP_5S, STEP_8S = MEASUREMENT_STEPS
@@ -217,3 +223,123 @@ def test_average_precision_official_cases():
     conf = np.array([0.8, 0.5, 0.5, 0.5, 0.5, 0.5])
     tp = np.array([True, False, True, True, False, False])
     assert average_precision(conf, tp, 6) == pytest.approx(1 / 3, abs=1e-4)
+
+
+# ClassifyTrack cases from waymo-open-dataset metrics/motion_metrics_utils_test.cc (2024 version): tracks
+# at 10 Hz whose heading and velocity come from forward differences, classified from step 1, under
+# rotations of the whole track.
+OFFICIAL_TRACKS = {
+    "stationary": ([(0, 0), (0, 0.1), (0, 0.2), (0, 0.3), (0, 0.4)], TrajectoryType.STATIONARY),
+    "straight": ([(0, 0), (0, 1), (0, 2), (0, 3), (0, 4)], TrajectoryType.STRAIGHT),
+    "straight_across_pi": ([(0, 0), (-1, 0.05), (-2, 0), (-3, -0.5), (-4, -0.5)], TrajectoryType.STRAIGHT),
+    "straight_left": (
+        [
+            (0, 0),
+            (0, 2),
+            (0, 4),
+            (-0.5, 6),
+            (-1.5, 8),
+            (-2, 10),
+            (-2.5, 12),
+            (-3, 14),
+            (-4, 16),
+            (-5, 18),
+            (-5.5, 20),
+        ],
+        TrajectoryType.STRAIGHT_LEFT,
+    ),
+    "straight_right": (
+        [
+            (0, 0),
+            (0, 2),
+            (0, 4),
+            (0.5, 6),
+            (1.5, 8),
+            (2, 10),
+            (2.5, 12),
+            (3, 14),
+            (4, 16),
+            (5, 18),
+            (5.5, 20),
+        ],
+        TrajectoryType.STRAIGHT_RIGHT,
+    ),
+    "right": (
+        [(0, 0), (0, 2), (0, 4), (0.5, 6), (2, 8), (4, 10), (6, 12), (8, 14), (10, 16), (12, 18), (14, 20)],
+        TrajectoryType.RIGHT_TURN,
+    ),
+    "left": (
+        [
+            (0, 0),
+            (0, 2),
+            (0, 4),
+            (-0.5, 6),
+            (-2, 8),
+            (-4, 10),
+            (-6, 12),
+            (-8, 14),
+            (-10, 16),
+            (-12, 18),
+            (-14, 20),
+        ],
+        TrajectoryType.LEFT_TURN,
+    ),
+    "left_u": (
+        [
+            (0, 0),
+            (-2, 2),
+            (-2, 4),
+            (-4, 4),
+            (-6, 2),
+            (-7, 0),
+            (-8, -2),
+            (-9, -4),
+            (-10, -6),
+            (-12, -8),
+            (-14, -10),
+        ],
+        TrajectoryType.LEFT_U_TURN,
+    ),
+    "left_u_180": (
+        [
+            (0, 0),
+            (-2, 0),
+            (-4, 0),
+            (-6, -2),
+            (-6, -4),
+            (-4, -6),
+            (-2, -8),
+            (0, -10),
+            (2, -10),
+            (4, -10),
+            (6, -10),
+        ],
+        TrajectoryType.LEFT_U_TURN,
+    ),
+    "right_u_180": (
+        [(0, 0), (-2, 0), (-4, 0), (-6, 2), (-6, 4), (-4, 6), (-2, 8), (0, 10), (2, 10), (4, 10), (6, 10)],
+        TrajectoryType.RIGHT_U_TURN,
+    ),
+    "right_u": (
+        [(0, 0), (2, 2), (2, 4), (4, 4), (6, 2), (7, 0), (8, -2), (9, -4), (10, -6), (12, -8), (14, -10)],
+        TrajectoryType.RIGHT_U_TURN,
+    ),
+}
+
+
+def _track_from_points(points: np.ndarray):
+    delta = np.diff(points, axis=0)
+    heading = np.arctan2(delta[:, 1], delta[:, 0])
+    heading = np.append(heading, heading[-1])
+    velocity = np.vstack([delta * 10, delta[-1:] * 10])
+    return points[None], heading[None], velocity[None], np.ones((1, len(points)), dtype=bool)
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL_TRACKS))
+def test_classify_tracks_official_cases(name):
+    points, expected = OFFICIAL_TRACKS[name]
+    points = np.asarray(points, dtype=np.float64)
+    for angle in np.arange(-math.pi, math.pi + 1e-9, math.pi / 32):
+        rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        types, has_type = classify_tracks(*_track_from_points(points @ rotation.T), current_step=1)
+        assert has_type[0] and types[0] == expected, f"{name} rotated by {angle:.3f} rad"
