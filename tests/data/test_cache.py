@@ -1,0 +1,160 @@
+"""Scene cache: lossless round trip, parts built apart read as one, stale or damaged caches refused."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+
+import numpy as np
+import pytest
+
+from drive.cli import main
+from drive.data.cache import CachedScenes, build_cache, work_units
+from drive.data.cache_arrays import read_arrays, write_arrays
+from drive.datasets import iter_scenarios, womd
+from drive.datasets.tfrecord import frame_record
+from drive.errors import DataError
+from tests.conftest import shared_path
+from tests.datasets.test_womd import assert_scenarios_equal, make_scenario
+
+
+@pytest.fixture
+def raw_dir(tmp_path):
+    """Four WOMD files of built scenes (one without lights or sdc), as N machines would see them."""
+    folder = tmp_path / "raw"
+    for f in range(4):
+        scenes = [make_scenario(10 * f + k, num_agents=3 + k, num_steps=8 + f) for k in range(3)]
+        if f == 1:
+            scenes[0] = dataclasses.replace(scenes[0], sdc_idx=None, traffic_lights=None, extras={"a": 1})
+        womd.write_scenarios(folder / f"part-{f}.tfrecord", scenes)
+    return folder
+
+
+def _all_raw(folder):
+    return [s for path in sorted(folder.glob("*.tfrecord")) for s in iter_scenarios(path)]
+
+
+def test_round_trip_is_lossless(raw_dir, tmp_path):
+    report = build_cache([raw_dir], tmp_path / "cache", progress=False)
+    assert report.loaded == 12 and not report.skipped
+    cached = CachedScenes(tmp_path / "cache")
+    expected = _all_raw(raw_dir)
+    assert len(cached) == len(expected)
+    assert cached.scenario_ids == [s.scenario_id for s in expected]
+    for i, scene in enumerate(expected):
+        assert_scenarios_equal(scene, cached[i])
+    assert_scenarios_equal(expected[-1], cached[-1])
+    with pytest.raises(IndexError):
+        cached[len(expected)]
+
+
+def test_real_sample_round_trip(tmp_path):
+    path = shared_path("womd", "motion_data_one_scenario.tfrecord")
+    build_cache([path], tmp_path / "cache", progress=False)
+    (scene,) = list(iter_scenarios(path))
+    cached = CachedScenes(tmp_path / "cache")
+    assert_scenarios_equal(scene, cached[0])
+    assert (tmp_path / "cache" / "units" / "000000.scenes").stat().st_size < path.stat().st_size
+
+
+def test_parts_built_apart_read_as_one(raw_dir, tmp_path):
+    out = tmp_path / "cache"
+    with pytest.raises(DataError, match=r"part\(s\) \[1, 2\] of 3 are missing"):
+        build_cache([raw_dir], out, shard=(0, 3), progress=False)
+        CachedScenes(out)
+    for index in (2, 1):
+        build_cache([raw_dir], out, shard=(index, 3), progress=False)
+    cached = CachedScenes(out)
+    expected = _all_raw(raw_dir)
+    assert cached.scenario_ids == [s.scenario_id for s in expected]
+    assert_scenarios_equal(expected[5], cached[5])
+    with pytest.raises(DataError, match="built in 3 part"):
+        build_cache([raw_dir], out, shard=(0, 2), progress=False)
+
+
+def test_work_is_split_without_overlap(raw_dir):
+    units = work_units([raw_dir])
+    assert [len(u[1]) for u in units] == [1, 1, 1, 1]
+    parts = [{k for k in range(len(units)) if k % 3 == i} for i in range(3)]
+    assert set().union(*parts) == set(range(4)) and sum(len(p) for p in parts) == 4
+
+
+def test_workers_give_the_same_cache(raw_dir, tmp_path):
+    build_cache([raw_dir], tmp_path / "one", progress=False)
+    build_cache([raw_dir], tmp_path / "two", workers=2, progress=False)
+    one, two = CachedScenes(tmp_path / "one"), CachedScenes(tmp_path / "two")
+    for i in range(len(one)):
+        assert_scenarios_equal(one[i], two[i])
+    for unit in ("000000", "000003"):
+        assert (tmp_path / "one/units" / f"{unit}.scenes").read_bytes() == (
+            tmp_path / "two/units" / f"{unit}.scenes"
+        ).read_bytes()
+
+
+def test_skip_errors_in_cache(raw_dir, tmp_path):
+    bad = raw_dir / "part-9.tfrecord"
+    bad.write_bytes(frame_record(b"\xff\xff junk"))
+    with pytest.raises(DataError, match="part-9.tfrecord: record 0: not a waymo"):
+        build_cache([raw_dir], tmp_path / "strict", progress=False)
+    report = build_cache([raw_dir], tmp_path / "lenient", skip_errors=True, progress=False)
+    assert report.loaded == 12 and [s.record for s in report.skipped] == ["0"]
+    assert len(CachedScenes(tmp_path / "lenient")) == 12
+
+
+def test_stale_foreign_and_damaged_caches_are_refused(raw_dir, tmp_path):
+    out = tmp_path / "cache"
+    with pytest.raises(DataError, match="no manifest"):
+        CachedScenes(out)
+    build_cache([raw_dir], out, progress=False)
+    manifest = out / "manifest-0000-of-0001.json"
+    info = json.loads(manifest.read_text())
+
+    manifest.write_text(json.dumps({**info, "schema_version": 0}))
+    with pytest.raises(DataError, match="schema version 0.*rebuild it with `drive cache"):
+        CachedScenes(out)
+    manifest.write_text(json.dumps({"something": "else"}))
+    with pytest.raises(DataError, match="not a drive scene cache manifest"):
+        CachedScenes(out)
+    manifest.write_text(json.dumps(info))
+    unit = out / "units" / "000002.scenes"
+    unit.write_bytes(unit.read_bytes()[:-10])
+    with pytest.raises(DataError, match="000002.scenes: missing or changed"):
+        CachedScenes(out)
+
+
+def test_array_file_checks(tmp_path):
+    path = tmp_path / "x.scenes"
+    arrays = {
+        "a": np.arange(5, dtype=np.int16),
+        "b": np.zeros((0, 2), np.float32),
+        "c": np.array(["x", "yz"]),
+    }
+    write_arrays(path, arrays, {"k": 1})
+    got, meta = read_arrays(path)
+    assert meta == {"k": 1} and all(
+        np.array_equal(got[k], v) and got[k].dtype == v.dtype for k, v in arrays.items()
+    )
+    path.write_bytes(b"PK\x03\x04 a zip, not ours")
+    with pytest.raises(DataError, match="not a drive scene cache file"):
+        read_arrays(path)
+
+
+def test_dataset_pickles_for_loader_workers(raw_dir, tmp_path):
+    build_cache([raw_dir], tmp_path / "cache", progress=False)
+    cached = CachedScenes(tmp_path / "cache")
+    cached[0]
+    clone = pickle.loads(pickle.dumps(cached))
+    assert_scenarios_equal(cached[7], clone[7])
+
+
+def test_command(raw_dir, tmp_path, capsys):
+    out = tmp_path / "cache"
+    assert (
+        main(["cache", str(raw_dir), "--out", str(out), "--workers", "1", "--shard", "0/1", "--quiet"]) == 0
+    )
+    assert "loaded 12 scenario(s), skipped 0" in capsys.readouterr().err
+    assert len(CachedScenes(out)) == 12
+    with pytest.raises(SystemExit) as info:
+        main(["cache", str(raw_dir), "--out", str(out), "--shard", "3/2"])
+    assert info.value.code == 2 and "argument --shard: need 0 <= I < N, got '3/2'" in capsys.readouterr().err
