@@ -32,6 +32,7 @@ NUM_OBSERVED_STEPS = 8
 NUM_FUTURE_STEPS = 12
 MIN_SPEED_MPS = 0.1  # below this a pedestrian counts as standing and keeps its previous heading
 PEDESTRIAN_SIZE_M = (0.5, 0.5, 1.75)  # nominal length, width, height; the data has no boxes
+MAX_ID = 1e15  # ids stay exact in float64 and int64
 SCENES: tuple[str, ...] = ("eth", "hotel", "univ", "zara1", "zara2")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -85,8 +86,8 @@ def read_rows(path: str | Path, *, skip_errors: bool = False, report: LoadReport
             problem = "expected 4 numeric columns 'frame ped x y'"
         elif not all(math.isfinite(v) for v in values):
             problem = "non-finite value"
-        elif values[0] != round(values[0]) or values[1] != round(values[1]):
-            problem = "frame and pedestrian ids must be integers"
+        elif not all(v == round(v) and abs(v) < MAX_ID for v in values[:2]):
+            problem = f"frame and pedestrian ids must be integers of magnitude below {MAX_ID:.0e}"
         elif (values[0], values[1]) in seen:
             problem = (
                 f"pedestrian {values[1]:g} repeats frame {values[0]:g} of line {seen[values[0], values[1]]}"

@@ -12,11 +12,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drive.data.schema import AgentType, MapType
 from drive.datasets import av2, detect_source, iter_scenarios
 from drive.datasets.av2_map import (
     LANE_MARK_TYPES,
+    map_from_json,
     midpoint_line,
     read_map,
     resample_polyline,
@@ -315,3 +318,76 @@ def test_skip_mode_over_a_root_with_one_bad_scenario(tmp_path):
     assert [s.scenario_id for s in scenarios] == [SCENARIO_ID] and report.loaded == 1
     assert len(report.skipped) == 1 and report.skipped[0].record == "b_bad"
     assert "parquet" in report.skipped[0].reason
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+feature_keys = st.sampled_from(
+    [
+        "id",
+        "left_lane_boundary",
+        "right_lane_boundary",
+        "lane_type",
+        "left_lane_mark_type",
+        "right_lane_mark_type",
+        "edge1",
+        "edge2",
+        "area_boundary",
+        "x",
+        "y",
+    ]
+)
+features = st.dictionaries(
+    feature_keys,
+    json_values | st.lists(st.fixed_dictionaries({"x": json_values, "y": json_values}), max_size=3),
+    max_size=8,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "lane_segments": st.dictionaries(st.text(max_size=3), features, max_size=2) | json_values,
+            "pedestrian_crossings": st.dictionaries(st.text(max_size=3), features, max_size=2) | json_values,
+            "drivable_areas": st.dictionaries(st.text(max_size=3), features, max_size=2) | json_values,
+        }
+    )
+    | json_values
+)
+def test_malformed_map_json_raises_only_data_error(data):
+    try:
+        road = map_from_json(data, "fuzz.json")
+    except DataError as err:
+        assert str(err).startswith("fuzz.json")
+    else:
+        road.validate("fuzz.json")
+
+
+def test_mutated_real_map_raises_only_data_error():
+    raw = json.loads(map_of(sample_dir()).read_text())
+    rng = np.random.default_rng(1)
+    replacements = [None, 3, "x", [], {}, [{"x": 1}], float("nan"), [{"x": "a", "y": 0}], {"id": 1}]
+    rejected = 0
+    for _ in range(100):
+        data = json.loads(json.dumps(raw))
+        node, path = data, []
+        while isinstance(node, dict | list) and node and (not path or rng.random() < 0.8):
+            keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+            key = keys[int(rng.integers(len(keys)))]
+            path.append((node, key))
+            node = node[key]
+        parent, key = path[-1]
+        if rng.random() < 0.3 and isinstance(parent, dict):
+            del parent[key]
+        else:
+            parent[key] = replacements[int(rng.integers(len(replacements)))]
+        try:
+            map_from_json(data, "mutated.json").validate("mutated.json")
+        except DataError as err:
+            assert "mutated.json" in str(err)
+            rejected += 1
+    assert rejected > 10

@@ -176,6 +176,7 @@ def test_windowing_over_unique_frames_and_gaps(tmp_path):
         ("10\t1.0\tnan\t1.0", "non-finite"),
         ("10\t1.0\t0.5\tinf", "non-finite"),
         ("10.5\t1.0\t0.5\t1.0", "frame and pedestrian ids must be integers"),
+        ("10\t1e20\t0.5\t1.0", "frame and pedestrian ids must be integers"),
         ("0\t1.0\t0.5\t1.0", "pedestrian 1 repeats frame 0 of line 1"),
     ],
 )
@@ -229,3 +230,26 @@ def test_detect(tmp_path):
 def test_bad_options(options):
     with pytest.raises(ConfigError, match=next(iter(options))):
         list(eth_ucy.iter_scenarios(root() / "eth" / "test" / "biwi_eth.txt", **options))
+
+
+def test_corrupted_bytes_raise_only_data_error(tmp_path):
+    lines = (root() / "zara1" / "test" / "crowds_zara01.txt").read_bytes().splitlines(keepends=True)
+    data = b"".join(lines[:300])
+    path = tmp_path / "corrupt.txt"
+    rng = np.random.default_rng(0)
+    rejected = 0
+    for _ in range(40):
+        corrupted = bytearray(data)
+        where = rng.integers(0, len(data), 6)
+        corrupted[where[0] : where[0] + 3] = rng.integers(0, 256, 3, dtype=np.uint8).tobytes()
+        for w in where[1:]:
+            corrupted[w] = int(rng.choice(list(b"\t\n x.-e9\x00")))
+        path.write_bytes(bytes(corrupted))
+        try:
+            list(eth_ucy.iter_scenarios(path))
+        except DataError as err:
+            assert "corrupt.txt" in str(err)
+            rejected += 1
+        report = LoadReport()
+        list(eth_ucy.iter_scenarios(path, skip_errors=True, report=report))  # never raises
+    assert rejected > 0
