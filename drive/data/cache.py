@@ -54,6 +54,8 @@ class CachedScenes(torch.utils.data.Dataset):
                 f"{self.root}: cache part(s) {missing} of {count} are missing; build them with "
                 f"`drive cache INPUT... --out {self.root} --shard I/{count}`"
             )
+        if len({info.get("inputs_digest") for info in infos}) != 1:
+            raise DataError(f"{self.root}: its parts were built from different inputs; {REBUILD_HINT}")
         self.units = sorted((u for info in infos for u in info["units"]), key=lambda u: u["index"])
         for unit in self.units:
             file = self.root / unit["file"]

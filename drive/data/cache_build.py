@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -37,6 +38,13 @@ def work_units(inputs: list[str | Path]) -> list[tuple[str, list[str]]]:
         else:
             units.append((source, [str(path)]))
     return sorted(units, key=lambda unit: unit[1][0])
+
+
+def inputs_digest(units: list[tuple[str, list[str]]]) -> str:
+    """Fingerprint of the unit list, so parts built from different inputs are not mixed. Only file
+    names count, so machines that mount the data at different places agree."""
+    names = [[source, [Path(p).name for p in paths]] for source, paths in units]
+    return hashlib.sha256(json.dumps(names).encode()).hexdigest()[:16]
 
 
 def _manifest_name(index: int, count: int) -> str:
@@ -118,6 +126,7 @@ def build_cache(
         "schema_version": SCHEMA_VERSION,
         "shard": [index, count],
         "num_units": len(units),
+        "inputs_digest": inputs_digest(units),
         "units": results,
     }
     _write_json(out_dir / _manifest_name(index, count), manifest)

@@ -71,6 +71,10 @@ def test_parts_built_apart_read_as_one(raw_dir, tmp_path):
     assert_scenarios_equal(expected[5], cached[5])
     with pytest.raises(DataError, match="built in 3 part"):
         build_cache([raw_dir], out, shard=(0, 2), progress=False)
+    (raw_dir / "part-0.tfrecord").rename(raw_dir / "part-7.tfrecord")
+    build_cache([raw_dir], out, shard=(1, 3), progress=False)
+    with pytest.raises(DataError, match="built from different inputs"):
+        CachedScenes(out)
 
 
 def test_work_is_split_without_overlap(raw_dir):
