@@ -21,7 +21,7 @@ import numpy as np
 from drive.data.schema import AgentTracks, AgentType, MapFeatures, Scenario
 from drive.datasets.av2_map import MAP_KIND_NAMES, read_map
 from drive.datasets.base import LoadReport
-from drive.errors import DataError
+from drive.errors import ConfigError, DataError
 from drive.geometry.se2 import wrap_angle
 
 DT_S = 0.1
@@ -294,13 +294,15 @@ def read_scenario(directory: str | Path) -> Scenario:
 
 
 def iter_scenarios(
-    path: str | Path, *, skip_errors: bool = False, report: LoadReport | None = None
+    path: str | Path, *, skip_errors: bool = False, report: LoadReport | None = None, **options
 ) -> Iterator[Scenario]:
     """Scenarios of a scenario directory, a root of scenario directories, or one scenario parquet.
 
     Raises :class:`DataError` on the first bad scenario, or with ``skip_errors`` records it in
-    ``report`` (directory, scenario directory name, reason) and goes on.
+    ``report`` (directory, scenario directory name, reason) and goes on. There are no options.
     """
+    if options:
+        raise ConfigError(f"av2 reader options: got {sorted(options)}; allowed: none")
     directories = scenario_dirs(path)
     if not directories:
         raise DataError(f"{path}: no AV2 scenario directory found")

@@ -231,6 +231,9 @@ def map_features_by_type(scenario: Scenario) -> dict[str, int]:
     return {}
 
 
+WINDOW_OPTIONS = ("min_peds", "num_observed_steps", "num_future_steps", "frame_step", "dt_s")
+
+
 def _looks_like_eth_ucy(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8") as handle:
@@ -282,6 +285,9 @@ def iter_scenarios(
     raise :class:`DataError`, or with ``skip_errors`` are recorded in ``report`` and left out; an
     unreadable or empty file is then skipped whole.
     """
+    unknown = sorted(set(options) - set(WINDOW_OPTIONS))
+    if unknown:
+        raise ConfigError(f"eth_ucy reader options: got {unknown}; allowed: {', '.join(WINDOW_OPTIONS)}")
     for file in files(path, scene, split):
         try:
             rows = read_rows(file, skip_errors=skip_errors, report=report)

@@ -26,7 +26,7 @@ from drive.datasets.av2_map import (
     resample_polylines,
 )
 from drive.datasets.base import LoadReport
-from drive.errors import DataError
+from drive.errors import ConfigError, DataError
 from tests.conftest import shared_path
 
 SCENARIO_ID = "0a1e6f0a-1817-4a98-b02e-db8c9327d151"
@@ -199,6 +199,8 @@ def test_detect_and_dispatch():
     assert detect_source(directory) == detect_source(directory.parent) == "av2"
     scenarios = list(iter_scenarios(directory.parent))
     assert [s.scenario_id for s in scenarios] == [SCENARIO_ID]
+    with pytest.raises(ConfigError, match="min_peds"):
+        list(iter_scenarios(directory, min_peds=2))
 
 
 def copy_sample(tmp_path: Path, name: str = SCENARIO_ID) -> Path:

@@ -226,7 +226,9 @@ def test_detect(tmp_path):
     assert not eth_ucy.detect(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("options", [{"min_peds": 0}, {"num_future_steps": 0}, {"dt_s": -0.4}])
+@pytest.mark.parametrize(
+    "options", [{"min_peds": 0}, {"num_future_steps": 0}, {"dt_s": -0.4}, {"min_ped": 2}, {"min_peds": True}]
+)
 def test_bad_options(options):
     with pytest.raises(ConfigError, match=next(iter(options))):
         list(eth_ucy.iter_scenarios(root() / "eth" / "test" / "biwi_eth.txt", **options))
