@@ -100,7 +100,7 @@ def _render_one(args, out: Path, predictions: list | None) -> str:
             out, scenario, forecast, step=args.step, focus_idx=focus, window=window,
             attention=attention, size_px=args.size or 800,
         )  # fmt: skip
-        return f"{summary.num_agents_drawn} agents, {summary.num_modes_drawn} predicted modes"
+        return f"{summary.num_agents_drawn} agents, {summary.num_modes_drawn} predicted mode(s)"
     if suffix in (".gif", ".mp4"):
         summary = viz.save_animation(
             out, scenario, forecast, fps=args.fps, focus_idx=focus, window=window,

@@ -1,5 +1,6 @@
-"""Scene replays as GIF (Pillow) or MP4 (imageio-ffmpeg): the map is drawn once, agents move, and the
-forecast appears when the replay reaches the current step."""
+"""Scene replays as GIF (Pillow) or MP4 (imageio-ffmpeg): the map is drawn once, agents move with a
+short trail, focus agents show their ground-truth future dashed, and the forecast appears when the
+replay reaches the current step."""
 
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ def render_frames(
     for step in steps:
         valid_now = np.flatnonzero(scenario.agents.valid[:, step])
         moving = draw_tracks(ax, scenario, step, valid_now, first_step=max(0, step - trail_steps))
+        moving += draw_tracks(ax, scenario, step, focus_idx, future=True)
         moving += draw_agents(ax, scenario, step, focus_idx)[0]
         if forecast is not None and step >= scenario.current_step:
             moving += draw_forecast(ax, forecast, focus_idx)[0]

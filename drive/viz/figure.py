@@ -69,10 +69,12 @@ def _legend(ax: Axes, scenario: Scenario, has_forecast: bool, has_future: bool) 
         if np.any(scenario.map.types == map_type):
             colour, width, style, _, fill = map_style(map_type)
             name = map_type.name.lower().replace("_", " ")
-            handles.append(
-                Patch(color=colour, label=name) if fill else Line2D([], [], color=colour, lw=max(width, 1.2),
-                                                                    ls=style, label=name)
-            )  # fmt: skip
+            if fill:
+                handles.append(Patch(color=colour, label=name))
+            elif map_type == MapType.STOP_SIGN:
+                handles.append(Line2D([], [], color=colour, marker="8", ls="", label=name))
+            else:
+                handles.append(Line2D([], [], color=colour, lw=max(width, 1.2), ls=style, label=name))
     if has_future:
         handles.append(Line2D([], [], color=GROUND_TRUTH_COLOUR, ls=(0, (3, 2)), label="ground truth"))
     if has_forecast:

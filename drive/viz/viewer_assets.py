@@ -8,7 +8,7 @@ drawn) so the page can be checked by a browser driver.
 VIEWER_CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; font: 13px/1.35 system-ui, sans-serif; color: #222; display: flex; height: 100vh; }
-#side { width: 290px; overflow: auto; border-right: 1px solid #ccc; padding: 8px; background: #fafafa; }
+#side { width: 350px; overflow: auto; border-right: 1px solid #ccc; padding: 8px; background: #fafafa; }
 #main { flex: 1; display: flex; flex-direction: column; min-width: 0; }
 #bar { display: flex; gap: 8px; align-items: center; padding: 6px 8px; border-bottom: 1px solid #ccc;
        flex-wrap: wrap; }
@@ -22,6 +22,7 @@ table { border-collapse: collapse; width: 100%; font-size: 12px; }
 th { cursor: pointer; text-align: left; border-bottom: 1px solid #999; user-select: none; }
 td, th { padding: 2px 4px; }
 tr.scene-row { cursor: pointer; }
+td.id { max-width: 140px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 tr.scene-row:hover { background: #e8eef6; }
 tr.scene-row.current { background: #cfe0f5; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; vertical-align: middle; }
@@ -108,8 +109,11 @@ VIEWER_JS = r"""
     ctx.fillRect(-l / 2, -w / 2, l, w); ctx.globalAlpha = 1;
     ctx.lineWidth = a.focus ? 2 : 0.7; ctx.strokeStyle = a.focus ? "#000" : "#fff";
     ctx.strokeRect(-l / 2, -w / 2, l, w);
-    ctx.beginPath(); ctx.moveTo(0, 0); ctx.lineTo(l / 2, 0); ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
-    ctx.stroke(); ctx.restore();
+    if (a.len >= 1.5) {  // a heading tick only where the box is long enough to carry one
+      ctx.beginPath(); ctx.moveTo(0, 0); ctx.lineTo(l / 2, 0); ctx.strokeStyle = "#fff"; ctx.lineWidth = 1;
+      ctx.stroke();
+    }
+    ctx.restore();
   }
   function drawAttention(s, t) {
     const at = s.attention;
@@ -258,7 +262,9 @@ VIEWER_JS = r"""
       tr.className = "scene-row"; tr.dataset.index = String(i);
       COLUMNS.forEach(([name, get]) => {
         const v = get(s, i), metric = name.startsWith("min");
-        tr.appendChild(el("td", v === null ? "\u2013" : metric ? v.toFixed(2) : String(v)));
+        const td = el("td", v === null ? "\u2013" : metric ? v.toFixed(2) : String(v));
+        if (name === "scenario") { td.className = "id"; td.title = String(v); }
+        tr.appendChild(td);
       });
       tr.addEventListener("click", () => selectScene(i));
       table.appendChild(tr);

@@ -116,7 +116,7 @@ def test_predictions_file_is_drawn(data, tmp_path, capsys):
     predictions_io.save_predictions(path, [prediction])
     out = tmp_path / "p.png"
     assert main([str(data), "--out", str(out), "--predictions", str(path)]) == 0
-    assert f"{2 * len(truth)} predicted modes" in capsys.readouterr().out
+    assert f"{2 * len(truth)} predicted mode(s)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
