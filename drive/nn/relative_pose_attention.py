@@ -78,6 +78,7 @@ class RelativePoseAttention(nn.Module):
             logits = logits.masked_fill(~mask, float("-inf"))
         weights = self.dropout(torch.softmax(logits, dim=-1))
         out = torch.einsum("bhqk,bqkhd->bqhd", weights, v).reshape(b, nq, d)  # (B, Nq, D)
-        if has_key is not None:
+        out = self.out_proj(out)
+        if has_key is not None:  # a query with nothing to attend to outputs zeros
             out = out * has_key[..., None].to(out.dtype)
-        return self.out_proj(out)
+        return out

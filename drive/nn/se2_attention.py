@@ -201,6 +201,7 @@ class SE2Attention(nn.Module):
         oh, orot, of = self._split(out.reshape(b, nq, d))
         out = self._merge(*untransform_output(oh, orot, query_pos, query_heading, *geo), of)
         out = out.reshape(b, nq, d)
-        if has_key is not None:
+        out = self.out_proj(out)
+        if has_key is not None:  # a query with nothing to attend to outputs zeros
             out = out * has_key[..., None].to(out.dtype)
-        return self.out_proj(out)
+        return out
