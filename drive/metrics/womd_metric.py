@@ -93,7 +93,10 @@ class WOMDMetrics(Metric):
 
     def _map_cells(self) -> dict[tuple[int, int], tuple[float, float]]:
         """(type, horizon) -> (mAP, soft mAP) for every cell with samples."""
-        cell = dim_zero_cat(self.sample_cell).cpu().numpy() if self.sample_cell else np.zeros(0, np.int64)
+        # After a distributed sync a list state may already be one concatenated tensor.
+        if isinstance(self.sample_cell, list) and not self.sample_cell:
+            return {}
+        cell = dim_zero_cat(self.sample_cell).cpu().numpy()
         if cell.size == 0:
             return {}
         conf = dim_zero_cat(self.sample_conf).cpu().numpy()

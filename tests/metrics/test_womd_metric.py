@@ -86,3 +86,15 @@ def test_invalid_ground_truth_at_horizon_drops_miss_and_map_samples():
     # Only the second vehicle is scored at 8 s: samples .7 TP, .1 FP over one object -> AP 1.
     assert veh["8s"]["mAP"] == pytest.approx(1.0)
     assert veh["3s"]["mAP"] == pytest.approx(5 / 6)
+
+
+def test_compute_after_sync_turned_sample_lists_into_tensors():
+    from torchmetrics.utilities import dim_zero_cat
+
+    metric = WOMDMetrics()
+    metric.update(**_case())
+    expected = metric.compute()
+    metric._computed = None  # drop the cached result
+    for name in ("sample_cell", "sample_conf", "sample_tp", "sample_soft_keep"):
+        setattr(metric, name, dim_zero_cat(getattr(metric, name)))  # the layout after a ``cat`` sync
+    assert metric.compute() == expected
