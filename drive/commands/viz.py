@@ -28,6 +28,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--index", type=int, help="draw the N-th scene of PATH (0-based)")
     parser.add_argument("--source", help="data source, overriding detection (womd, av2, eth_ucy)")
     parser.add_argument("--predictions", help="predictions file (.npz of ScenarioPrediction, or official)")
+    parser.add_argument(
+        "--baseline", choices=("constant_velocity",), help="draw this baseline's forecast (no file needed)"
+    )
     parser.add_argument("--evaluation", help="evaluation JSON with per-scenario minADE/minFDE (html runs)")
     parser.add_argument(
         "--agent", type=int, action="append", help="agent id to focus on (repeatable; default: the targets)"
@@ -73,11 +76,23 @@ def _load_predictions(path: str | None) -> list | None:
     return list(load_predictions(Path(path)))
 
 
-def _render_one(args, out: Path, predictions: list | None) -> str:
+def _baseline(name: str | None):
+    """A function scenario -> prediction over every step after the current one, or None."""
+    if name is None:
+        return None
+    from drive.evaluation.baselines import constant_velocity
+
+    return lambda scenario: constant_velocity(scenario, scenario.num_steps - 1 - scenario.current_step)
+
+
+def _render_one(args, out: Path, predictions) -> str:
     from drive import viz
 
     scenario = _select(args)
-    forecast = viz.find_prediction(scenario, predictions) if predictions is not None else None
+    if callable(predictions):
+        forecast = viz.match_prediction(scenario, predictions(scenario))
+    else:
+        forecast = viz.find_prediction(scenario, predictions) if predictions is not None else None
     if predictions is not None and forecast is None:
         raise DataError(f"{args.predictions}: no predictions for scenario {scenario.scenario_id!r}")
     focus = viz.focus_indices(scenario, args.agent)
@@ -121,7 +136,9 @@ def main(argv: list[str], prog: str = "drive viz", command: str = "viz") -> int:
         raise ConfigError(f"--out: directory {out.parent} does not exist")
     if args.index is not None and args.index < 0:
         raise ConfigError(f"--index: must be >= 0, got {args.index}")
-    predictions = _load_predictions(args.predictions)
+    if args.predictions and args.baseline:
+        raise ConfigError("--predictions and --baseline: give one of them, not both")
+    predictions = _load_predictions(args.predictions) or _baseline(args.baseline)
     run = out.suffix.lower() == ".html" and args.scenario_id is None and args.index is None
     if run:
         from drive.viz.run import read_scene_errors, write_run_viewer

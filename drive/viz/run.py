@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from drive.data.schema import Scenario
 from drive.errors import DataError
-from drive.viz.forecast import find_prediction
+from drive.viz.forecast import find_prediction, match_prediction
 from drive.viz.viewer import write_viewer
 from drive.viz.viewer_data import scene_payload
 
@@ -62,20 +62,25 @@ def read_scene_errors(path: str | Path) -> dict[str, dict[str, float]]:
 def write_run_viewer(
     path: str | Path,
     scenarios: Iterable[Scenario],
-    predictions: list | None = None,
+    predictions: list | Callable[[Scenario], object] | None = None,
     *,
     scene_errors: dict[str, dict[str, float]] | None = None,
     max_scenes: int = 50,
     title: str | None = None,
 ) -> int:
     """One viewer page for up to ``max_scenes`` scenes; each gets its forecast from ``predictions``
-    (ScenarioPrediction-like) when present, and its errors from ``scene_errors`` or else computed
-    from the forecast. Returns the number of scenes written."""
+    (ScenarioPrediction-like objects, or a function of the scenario returning one or None) when
+    present, and its errors from ``scene_errors`` or else computed from the forecast. Returns the
+    number of scenes written."""
     payloads = []
     for scenario in scenarios:
         if len(payloads) >= max_scenes:
             break
-        forecast = find_prediction(scenario, predictions) if predictions else None
+        if callable(predictions):
+            prediction = predictions(scenario)
+            forecast = match_prediction(scenario, prediction) if prediction is not None else None
+        else:
+            forecast = find_prediction(scenario, predictions) if predictions else None
         errors = (scene_errors or {}).get(scenario.scenario_id)
         payloads.append(scene_payload(scenario, forecast, errors=errors))
     write_viewer(path, payloads, title)

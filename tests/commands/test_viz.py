@@ -133,3 +133,16 @@ def test_real_samples_render(parts, tmp_path, capsys):
     assert main([str(path), "--out", str(out), "--size", "300"]) == 0
     drawn = int(re.search(r"\((\d+) agents", capsys.readouterr().out).group(1))
     assert drawn > 0 and iio.imread(out)[..., :3].std() > 5
+
+
+def test_baseline_forecast_is_drawn_and_scored(data, tmp_path, capsys):
+    assert main([str(data), "--out", str(tmp_path / "cv.png"), "--baseline", "constant_velocity"]) == 0
+    assert "3 agents, 3 predicted mode(s)" in capsys.readouterr().out
+    out = tmp_path / "cv.html"
+    assert main([str(data), "--out", str(out), "--baseline", "constant_velocity"]) == 0
+    payload = json.loads(re.search(r'id="drive-data">(.*?)</script>', out.read_text(), re.S).group(1))
+    # The pedestrians walk at constant velocity, so the constant-velocity forecast is exact.
+    for scene in payload["scenes"]:
+        assert scene["errors"]["minADE"] == pytest.approx(0.0, abs=0.01)
+    with pytest.raises(ConfigError, match="not both"):
+        main([str(data), "--out", str(out), "--baseline", "constant_velocity", "--predictions", "x.npz"])
