@@ -15,19 +15,23 @@ from drive.rope.frequencies import (
     unit_frequencies,
     wavelength_frequencies,
 )
+from drive.rope.positions import agent_positions, grid_positions, text_positions
 from drive.rope.rotation import LAYOUTS, apply_rotation, cos_sin, rotate
 
 __all__ = [
     "LAYOUTS",
     "RotaryAttention",
     "RotaryEmbedding",
+    "agent_positions",
     "apply_rotation",
     "axial_frequencies",
     "cos_sin",
     "geometric_frequencies",
+    "grid_positions",
     "mixed_frequencies",
     "rope_angles",
     "rotate",
+    "text_positions",
     "unit_frequencies",
     "wavelength_frequencies",
 ]
