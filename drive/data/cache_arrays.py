@@ -7,7 +7,7 @@ cumulative sums of the counts, so scene ``j`` is a handful of slices.
 
 File layout: 8-byte magic, little-endian uint64 header length, a JSON header (schema version, and
 per array its dtype, shape and byte offset), then each array's bytes at a 64-byte aligned offset.
-Files are memory-mapped for reading, so opening a cache costs no reading of the data.
+Files are memory-mapped read-only, so opening a cache reads no data and scenes share the page cache.
 """
 
 from __future__ import annotations
@@ -102,11 +102,12 @@ class PackedScenes:
         self.light_step = starts(counts["num_light_lanes"] * counts["num_steps"] * arrays["has_lights"])
 
     def scenario(self, j: int) -> Scenario:
-        """Scene ``j`` as a :class:`Scenario` (arrays copied out of the file)."""
+        """Scene ``j`` as a :class:`Scenario` (arrays copied out of the file, writable)."""
         a = self.arrays
         num_agents, num_steps = self.agent[j + 1] - self.agent[j], int(a["num_steps"][j])
 
         def take(name: str, offsets: np.ndarray, *shape: int) -> np.ndarray:
+            # Copied out of the read-only map: consumers may hand the arrays to torch and write to them.
             return np.array(a[name][offsets[j] : offsets[j + 1]]).reshape(*shape)
 
         agents = AgentTracks(
