@@ -162,3 +162,25 @@ def test_command(raw_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["cache", str(raw_dir), "--out", str(out), "--shard", "3/2"])
     assert info.value.code == 2 and "argument --shard: need 0 <= I < N, got '3/2'" in capsys.readouterr().err
+
+
+def test_loaded_scenes_are_writable_copies(raw_dir, tmp_path):
+    build_cache([raw_dir], tmp_path / "cache", progress=False)
+    scene = CachedScenes(tmp_path / "cache")[4]
+    assert scene.agents.position.flags.writeable and scene.map.points.flags.writeable
+    assert not np.shares_memory(scene.agents.position, CachedScenes(tmp_path / "cache")[4].agents.position)
+
+
+def test_bench_script_reports_its_keys(tmp_path):
+    import importlib.util
+
+    from tests.conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_data", REPO_ROOT / "scripts" / "bench_data.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    path = tmp_path / "raw.tfrecord"
+    womd.write_scenarios(path, [make_scenario(k) for k in range(3)])
+    raw = bench.bench_raw(path, 3)
+    cached = bench.bench_cached(path, tmp_path / "cache", 10)
+    assert raw["womd_raw_scenarios_per_s_per_core"] > 0 and cached["cached_scenes_per_s"] > 0
