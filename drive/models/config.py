@@ -98,11 +98,11 @@ class PredictorConfig:
                 self.xy_slots,
                 f"xy_slots + heading_slots must be <= head_dim / 2 = {head_dim // 2}",
             )
-        if 3 * self.se2_pose_blocks + 2 * self.se2_rotation_pairs > head_dim:
+        if 3 * self.se2_pose_blocks + 2 * self.se2_rotation_pairs + 3 > head_dim:
             raise _fail(
                 "se2_pose_blocks",
                 self.se2_pose_blocks,
-                f"3 * se2_pose_blocks + 2 * se2_rotation_pairs must be <= head_dim = {head_dim}",
+                f"3 * se2_pose_blocks + 2 * se2_rotation_pairs + 3 (distance channels) must be <= head_dim = {head_dim}",
             )
         if not 0 < self.min_wavelength_m <= self.max_wavelength_m:
             raise _fail("min_wavelength_m", self.min_wavelength_m, "need 0 < min_wavelength_m <= max")

@@ -10,7 +10,7 @@ representation ρ is block diagonal per head, made of exact SE(2) / SO(2) repres
   key's position in the query's frame; values carry it into the message;
 - rotation pairs with ``ρ(g) = R(m ψ)`` for integer harmonics m (exactly 2π-periodic in heading);
 - invariant channels (ρ = identity);
-- three extra query/key channels (not values) that add ``−β_h |p_q − p_k|² / s_d²`` to the logits, a
+- three query/key channels (values keep their channels) that add ``−β_h |p_q − p_k|² / s_d²`` to the logits, a
   learnable per-head locality kernel; ``|p_q − p_k|²`` expands into per-token terms, so it stays fused.
 
 All transforms are per token, so the layer runs on ``scaled_dot_product_attention`` with O(N) memory.
@@ -114,6 +114,10 @@ def distance_features(pos: torch.Tensor, beta: torch.Tensor, scale: float, as_qu
 class SE2Attention(nn.Module):
     """Multi-head attention whose scores and messages depend only on relative SE(2) poses.
 
+    Per head of width dh, values use all dh channels (pose blocks, rotation pairs, invariant rest) and
+    queries/keys use dh - 3 projected channels plus the 3 distance channels, so q, k and v share one
+    width and the fused kernels apply (same cost as plain attention of that width).
+
     ``forward(query [B, Nq, D], key_value [B, Nk, D], query_pos [B, Nq, 2] m, query_heading [B, Nq] rad,
     key_pos [B, Nk, 2], key_heading [B, Nk], key_padding_mask [B, Nk] | None, attn_mask [B, Nq, Nk] |
     None) -> [B, Nq, D]``.
@@ -133,11 +137,11 @@ class SE2Attention(nn.Module):
     ) -> None:
         super().__init__()
         head_dim = embed_dim // num_heads
-        used = 3 * num_pose_blocks + 2 * num_rotation_pairs
+        used = 3 * num_pose_blocks + 2 * num_rotation_pairs + 3
         if embed_dim % num_heads or used > head_dim:
             raise ValueError(
                 f"head_dim {head_dim} (embed_dim {embed_dim} / num_heads {num_heads}) must hold "
-                f"3 * num_pose_blocks + 2 * num_rotation_pairs = {used} channels"
+                f"3 * num_pose_blocks + 2 * num_rotation_pairs + 3 distance channels = {used}"
             )
         self.num_heads, self.head_dim = num_heads, head_dim
         self.num_blocks, self.num_pairs = num_pose_blocks, num_rotation_pairs
@@ -149,21 +153,24 @@ class SE2Attention(nn.Module):
         # Locality kernels from sharp (~1 distance scale) to almost flat, spread over heads.
         beta0 = torch.logspace(0, -3, num_heads)
         self.beta_raw = nn.Parameter(torch.log(torch.expm1(beta0)))
-        self.q_proj = nn.Linear(embed_dim, embed_dim)
-        self.kv_proj = nn.Linear(embed_dim, 2 * embed_dim)
+        qk_dim = num_heads * (head_dim - 3)
+        self.q_proj = nn.Linear(embed_dim, qk_dim)
+        self.k_proj = nn.Linear(embed_dim, qk_dim)
+        self.v_proj = nn.Linear(embed_dim, embed_dim)
         self.out_proj = nn.Linear(embed_dim, embed_dim)
 
     def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``[B, N, H * w]`` -> pose blocks ``[B, N, H, Nb, 3]``, pairs ``[B, N, H, Nr, 2]``, rest."""
         b, n, _ = x.shape
-        x = x.view(b, n, self.num_heads, self.head_dim)  # (B, N, H, dh)
+        x = x.view(b, n, self.num_heads, -1)  # (B, N, H, w)
         nb, nr = 3 * self.num_blocks, 2 * self.num_pairs
-        hom = x[..., :nb].reshape(b, n, self.num_heads, self.num_blocks, 3)  # (B, N, H, Nb, 3)
-        rot = x[..., nb : nb + nr].reshape(b, n, self.num_heads, self.num_pairs, 2)  # (B, N, H, Nr, 2)
+        hom = x[..., :nb].reshape(b, n, self.num_heads, self.num_blocks, 3)
+        rot = x[..., nb : nb + nr].reshape(b, n, self.num_heads, self.num_pairs, 2)
         return hom, rot, x[..., nb + nr :]
 
     @staticmethod
-    def _merge(hom: torch.Tensor, rot: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
-        return torch.cat([hom.flatten(-2), rot.flatten(-2), free], dim=-1)  # (B, N, H, dh)
+    def _merge(hom: torch.Tensor, rot: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        return torch.cat([hom.flatten(-2), rot.flatten(-2), *rest], dim=-1)  # (B, N, H, w)
 
     def forward(
         self,
@@ -178,30 +185,28 @@ class SE2Attention(nn.Module):
     ) -> torch.Tensor:
         b, nq, d = query.shape
         geo = (self.block_scale.to(query.dtype), self.harmonics)
-        qh, qr, qf = self._split(self.q_proj(query))
-        k, v = self.kv_proj(key_value).chunk(2, dim=-1)
-        kh, kr, kf = self._split(k)
-        vh, vr, vf = self._split(v)
-        q = self._merge(*transform_queries(qh, qr, query_pos, query_heading, *geo), qf)
-        k = self._merge(*transform_keys(kh, kr, key_pos, key_heading, *geo), kf)
-        v = self._merge(*transform_keys(vh, vr, key_pos, key_heading, *geo), vf)
         score_scale = 1.0 / math.sqrt(self.head_dim)
         beta = F.softplus(self.beta_raw).to(query.dtype) / score_scale  # (H,) cancels SDPA's scale
-        q = torch.cat([q, distance_features(query_pos, beta, self.distance_scale_m, True)], dim=-1)
-        k = torch.cat([k, distance_features(key_pos, beta, self.distance_scale_m, False)], dim=-1)
+        qh, qr, qf = self._split(self.q_proj(query))
+        kh, kr, kf = self._split(self.k_proj(key_value))
+        vh, vr, vf = self._split(self.v_proj(key_value))
+        q_dist = distance_features(query_pos.to(query.dtype), beta, self.distance_scale_m, True)
+        k_dist = distance_features(key_pos.to(query.dtype), beta, self.distance_scale_m, False)
+        q = self._merge(*transform_queries(qh, qr, query_pos, query_heading, *geo), qf, q_dist)
+        k = self._merge(*transform_keys(kh, kr, key_pos, key_heading, *geo), kf, k_dist)
+        v = self._merge(*transform_keys(vh, vr, key_pos, key_heading, *geo), vf)  # (B, Nk, H, dh)
         mask, has_key = attention_mask(key_padding_mask, attn_mask, nq)
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2),
             k.transpose(1, 2),
-            v.transpose(1, 2),  # (B, H, N, dh[+3])
+            v.transpose(1, 2),  # (B, H, N, dh)
             attn_mask=mask,
             dropout_p=self.dropout if self.training else 0.0,
             scale=score_scale,
         ).transpose(1, 2)  # (B, Nq, H, dh)
         oh, orot, of = self._split(out.reshape(b, nq, d))
         out = self._merge(*untransform_output(oh, orot, query_pos, query_heading, *geo), of)
-        out = out.reshape(b, nq, d)
-        out = self.out_proj(out)
+        out = self.out_proj(out.reshape(b, nq, d))
         if has_key is not None:  # a query with nothing to attend to outputs zeros
             out = out * has_key[..., None].to(out.dtype)
         return out

@@ -109,4 +109,4 @@ def test_padding_and_empty_queries():
 
 def test_rejects_head_too_small():
     with pytest.raises(ValueError, match="head_dim"):
-        SE2Attention(16, 2, num_pose_blocks=2, num_rotation_pairs=2)
+        SE2Attention(16, 2, num_pose_blocks=1, num_rotation_pairs=2)
