@@ -102,7 +102,7 @@ class PredictorConfig:
             raise _fail(
                 "se2_pose_blocks",
                 self.se2_pose_blocks,
-                f"3 * se2_pose_blocks + 2 * se2_rotation_pairs + 3 (distance channels) must be <= head_dim = {head_dim}",
+                f"3 * se2_pose_blocks + 2 * se2_rotation_pairs + 3 must be <= head_dim = {head_dim}",
             )
         if not 0 < self.min_wavelength_m <= self.max_wavelength_m:
             raise _fail("min_wavelength_m", self.min_wavelength_m, "need 0 < min_wavelength_m <= max")
