@@ -15,7 +15,9 @@ class InterruptCheckpoint(pl.Callback):
     ``--ckpt_path last`` continues from that step. Other exceptions (a non-finite loss, a crash) save
     nothing: the last good checkpoint stays as it was."""
 
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
         if not isinstance(exception, KeyboardInterrupt) or trainer.state.fn != "fit":
             return
         checkpoint = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), None)
@@ -29,5 +31,7 @@ class InterruptCheckpoint(pl.Callback):
                 flat._yielded = done
         path = Path(checkpoint.dirpath) / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}"
         trainer.save_checkpoint(path)
-        print(f"\ninterrupted at epoch {trainer.current_epoch}, step {trainer.global_step}; saved {path} "
-              "(resume with --ckpt_path last)")
+        print(
+            f"\ninterrupted at epoch {trainer.current_epoch}, step {trainer.global_step}; saved {path} "
+            "(resume with --ckpt_path last)"
+        )

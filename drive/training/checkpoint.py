@@ -45,7 +45,7 @@ def check_meta(checkpoint: dict[str, Any], where: str) -> None:
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """The checkpoint dict at ``path``, loaded with ``weights_only=True`` and checked by :func:`check_meta`."""
+    """The checkpoint dict at ``path``, loaded with ``weights_only=True``, checked by :func:`check_meta`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -53,7 +53,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"{path}: refused to load objects that are not plain data ({first_line})") from err
+        raise CheckpointError(
+            f"{path}: refused to load objects that are not plain data ({first_line})"
+        ) from err
     except (RuntimeError, EOFError, OSError) as err:
         raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from err
     if not isinstance(checkpoint, dict):

@@ -29,7 +29,9 @@ VERSION_PATTERN = re.compile(r"version_(\d+)$")
 def run_versions(root: Path) -> list[int]:
     if not root.is_dir():
         return []
-    return sorted(int(m.group(1)) for p in root.iterdir() if p.is_dir() and (m := VERSION_PATTERN.match(p.name)))
+    return sorted(
+        int(m.group(1)) for p in root.iterdir() if p.is_dir() and (m := VERSION_PATTERN.match(p.name))
+    )
 
 
 def run_version(root: Path, resume_last: bool) -> int:
@@ -47,14 +49,16 @@ class DriveCLI(LightningCLI):
         # History/future lengths are set once, in the data section, and shared with the model.
         parser.link_arguments("data.init_args.num_future_steps", "model.predictor.num_future_steps")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({
-            "checkpoint.monitor": "val/minFDE",
-            "checkpoint.mode": "min",
-            "checkpoint.save_last": True,
-            "checkpoint.save_top_k": 1,
-            "checkpoint.filename": "best-epoch{epoch:03d}-step{step}",
-            "checkpoint.auto_insert_metric_name": False,
-        })
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/minFDE",
+                "checkpoint.mode": "min",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 1,
+                "checkpoint.filename": "best-epoch{epoch:03d}-step{step}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
 
     def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
         callbacks = [*callbacks, InterruptCheckpoint()]
@@ -64,8 +68,9 @@ class DriveCLI(LightningCLI):
             version = f"version_{run_version(root, resume_last=ckpt_path == 'last')}"
             config["logger"] = [
                 CSVLogger(save_dir=root, name="", version=version),
-                TensorBoardLogger(save_dir=root, name="", version=version, sub_dir="tensorboard",
-                                  default_hp_metric=False),
+                TensorBoardLogger(
+                    save_dir=root, name="", version=version, sub_dir="tensorboard", default_hp_metric=False
+                ),
             ]
         return super()._instantiate_trainer(config, callbacks)
 

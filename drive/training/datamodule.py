@@ -25,7 +25,7 @@ from drive.data.schema import Scenario
 from drive.datasets import LoadReport, iter_scenarios
 from drive.errors import ConfigError, DataError
 from drive.training.sampling import ResumableDataLoader, SceneBatchSampler
-from drive.training.scenes import crop_scenario, rotate_scenario
+from drive.training.scenes import crop_scenario, rotate_scenario, thin_map
 
 SPLITS = ("train", "val", "test", "predict")
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
@@ -36,10 +36,21 @@ class WindowedScenes(Dataset):
     :class:`SceneBatchSampler` (or plain indices). With ``rotate`` each scene is rotated by an angle
     drawn uniformly from [-pi, pi) with the item's own seed."""
 
-    def __init__(self, scenes: Sequence[Scenario], num_history_steps: int, num_future_steps: int,
-                 rotate: bool = False) -> None:
+    def __init__(
+        self,
+        scenes: Sequence[Scenario],
+        num_history_steps: int,
+        num_future_steps: int,
+        rotate: bool = False,
+        map_keep_every: int = 1,
+    ) -> None:
         self.scenes = scenes
-        self.num_history_steps, self.num_future_steps, self.rotate = num_history_steps, num_future_steps, rotate
+        self.num_history_steps, self.num_future_steps, self.rotate = (
+            num_history_steps,
+            num_future_steps,
+            rotate,
+        )
+        self.map_keep_every = map_keep_every
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -47,6 +58,7 @@ class WindowedScenes(Dataset):
     def __getitem__(self, item: int | tuple[int, int]) -> Scenario:
         index, aug_seed = item if isinstance(item, tuple) else (item, 0)
         scene = crop_scenario(self.scenes[index], self.num_history_steps, self.num_future_steps)
+        scene = thin_map(scene, self.map_keep_every)
         if self.rotate:
             angle = np.random.default_rng(aug_seed).uniform(-math.pi, math.pi)
             scene = rotate_scenario(scene, float(angle))
@@ -63,6 +75,7 @@ class ScenarioDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes (0 = load in the main process).
         rotate_augmentation: rotate each training scene by a random global angle.
         points_per_chunk: map polyline chunk length P.
+        map_keep_every: keep every n-th map point of each polyline (1 = all); fewer map tokens.
         seed: data order and augmentation seed (independent of the global seed).
         skip_errors: skip malformed records (reported) instead of stopping at the first one.
     """
@@ -77,12 +90,18 @@ class ScenarioDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         rotate_augmentation: bool = False,
         points_per_chunk: int = DEFAULT_POINTS_PER_CHUNK,
+        map_keep_every: int = 1,
         seed: int = 0,
         skip_errors: bool = False,
     ) -> None:
         super().__init__()
-        for name, value in (("num_history_steps", num_history_steps), ("num_future_steps", num_future_steps),
-                            ("batch_size", batch_size), ("points_per_chunk", points_per_chunk)):
+        for name, value in (
+            ("num_history_steps", num_history_steps),
+            ("num_future_steps", num_future_steps),
+            ("batch_size", batch_size),
+            ("points_per_chunk", points_per_chunk),
+            ("map_keep_every", map_keep_every),
+        ):
             if value < 1:
                 raise ConfigError(f"data.{name} = {value!r} is invalid: must be >= 1")
         if num_workers < 0:
@@ -91,13 +110,18 @@ class ScenarioDataModule(pl.LightningDataModule):
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.rotate_augmentation = num_workers, rotate_augmentation
         self.points_per_chunk, self.seed, self.skip_errors = points_per_chunk, seed, skip_errors
+        self.map_keep_every = map_keep_every
         self.scenes: dict[str, list[Scenario]] = {}
         self.reports: dict[str, LoadReport] = {}
 
     def window(self) -> dict[str, int]:
         """The time window and map chunking a model trained on this data expects (stored in checkpoints)."""
-        return {"num_history_steps": self.num_history_steps, "num_future_steps": self.num_future_steps,
-                "points_per_chunk": self.points_per_chunk}
+        return {
+            "num_history_steps": self.num_history_steps,
+            "num_future_steps": self.num_future_steps,
+            "points_per_chunk": self.points_per_chunk,
+            "map_keep_every": self.map_keep_every,
+        }
 
     # -- what subclasses provide -------------------------------------------------------------------
     def split_source(self, split: str) -> Path | Sequence[Path] | None:
@@ -132,22 +156,26 @@ class ScenarioDataModule(pl.LightningDataModule):
         if not usable:
             raise DataError(
                 f"empty split {split!r}: {self.split_source(split)} holds {len(scenes)} scenario(s), none "
-                f"with a target agent observed at the current step (num_history_steps={self.num_history_steps})"
+                "with a target agent observed at the current step "
+                f"(num_history_steps={self.num_history_steps})"
             )
         return usable
 
     def _dataset(self, split: str, rotate: bool) -> WindowedScenes:
         if split not in self.scenes:
             self.scenes[split] = self.load_split(split)
-        return WindowedScenes(self.scenes[split], self.num_history_steps, self.num_future_steps, rotate)
+        return WindowedScenes(
+            self.scenes[split], self.num_history_steps, self.num_future_steps, rotate, self.map_keep_every
+        )
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, rotate: bool) -> DataLoader:
         dataset = self._dataset(split, rotate)
         rank, world = 0, 1
         if self.trainer is not None:
             rank, world = self.trainer.global_rank, self.trainer.world_size
-        sampler = SceneBatchSampler(len(dataset), batch_size, shuffle=shuffle, seed=self.seed,
-                                    rank=rank, world_size=world)
+        sampler = SceneBatchSampler(
+            len(dataset), batch_size, shuffle=shuffle, seed=self.seed, rank=rank, world_size=world
+        )
         return ResumableDataLoader(
             dataset,
             batch_sampler=sampler,
@@ -180,12 +208,21 @@ class WomdDataModule(ScenarioDataModule):
     """Waymo Open Motion Dataset scenario TFRecords (a file or a directory per split); 10 Hz,
     11 history steps (current included) and 80 future steps by default."""
 
-    def __init__(self, train_path: str | None = None, val_path: str | None = None,
-                 test_path: str | None = None, predict_path: str | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        predict_path: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
-        self.paths = {"train": _optional_path(train_path), "val": _optional_path(val_path),
-                      "test": _optional_path(test_path),
-                      "predict": _optional_path(predict_path or test_path)}
+        self.paths = {
+            "train": _optional_path(train_path),
+            "val": _optional_path(val_path),
+            "test": _optional_path(test_path),
+            "predict": _optional_path(predict_path or test_path),
+        }
 
     def split_source(self, split: str) -> Path | None:
         return self.paths[split]
@@ -195,19 +232,42 @@ class Av2DataModule(WomdDataModule):
     """Argoverse 2 motion-forecasting scenario directories (one per split); 10 Hz, 50 history and
     60 future steps."""
 
-    def __init__(self, train_path: str | None = None, val_path: str | None = None,
-                 test_path: str | None = None, predict_path: str | None = None, *,
-                 num_history_steps: int = 50, num_future_steps: int = 60, **kwargs) -> None:
-        super().__init__(train_path, val_path, test_path, predict_path, num_history_steps=num_history_steps,
-                         num_future_steps=num_future_steps, **kwargs)
+    def __init__(
+        self,
+        train_path: str | None = None,
+        val_path: str | None = None,
+        test_path: str | None = None,
+        predict_path: str | None = None,
+        *,
+        num_history_steps: int = 50,
+        num_future_steps: int = 60,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            train_path,
+            val_path,
+            test_path,
+            predict_path,
+            num_history_steps=num_history_steps,
+            num_future_steps=num_future_steps,
+            **kwargs,
+        )
 
 
 class EthUcyDataModule(ScenarioDataModule):
     """ETH/UCY leave-one-out: ``root/<scene>/{train,val,test}/*.txt`` with ``scene`` the held-out one;
     0.4 s steps, 8 observed and 12 future steps (the standard protocol)."""
 
-    def __init__(self, root: str = "data/eth_ucy", scene: str = "eth", *, num_history_steps: int = 8,
-                 num_future_steps: int = 12, min_peds: int = 1, **kwargs) -> None:
+    def __init__(
+        self,
+        root: str = "data/eth_ucy",
+        scene: str = "eth",
+        *,
+        num_history_steps: int = 8,
+        num_future_steps: int = 12,
+        min_peds: int = 1,
+        **kwargs,
+    ) -> None:
         super().__init__(num_history_steps=num_history_steps, num_future_steps=num_future_steps, **kwargs)
         from drive.datasets.eth_ucy import SCENES
 
@@ -226,6 +286,44 @@ class EthUcyDataModule(ScenarioDataModule):
         report = self.reports.setdefault(split, LoadReport())
         for path in self.split_source(split):
             yield from eth_ucy.iter_scenarios(
-                path, skip_errors=self.skip_errors, report=report, min_peds=self.min_peds,
-                num_observed_steps=self.num_history_steps, num_future_steps=self.num_future_steps,
+                path,
+                skip_errors=self.skip_errors,
+                report=report,
+                min_peds=self.min_peds,
+                num_observed_steps=self.num_history_steps,
+                num_future_steps=self.num_future_steps,
             )
+
+
+class SimDataModule(ScenarioDataModule):
+    """Simulated traffic (SUMO), the embedded default: ``num_scenes`` WOMD-format scenes for
+    ``sim_seed`` under ``root/{train,val,test}``, simulated on first use and reused afterwards."""
+
+    def __init__(
+        self,
+        root: str = "outputs/sim",
+        num_scenes: int = 600,
+        sim_seed: int = 0,
+        sim_workers: int | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.root, self.num_scenes, self.sim_seed, self.sim_workers = (
+            Path(root),
+            num_scenes,
+            sim_seed,
+            sim_workers,
+        )
+
+    def prepare_data(self) -> None:
+        from drive.datasets.sumo import ensure_simulated
+
+        ensure_simulated(self.root, self.num_scenes, self.sim_seed, workers=self.sim_workers)
+
+    def split_source(self, split: str) -> Path:
+        return self.root / ("test" if split == "predict" else split)
+
+    def read_split(self, split: str) -> Iterator[Scenario]:
+        if not self.split_source(split).exists():
+            self.prepare_data()  # setup() without fit/validate (e.g. in a script) still finds the data
+        yield from super().read_split(split)

@@ -33,7 +33,9 @@ def predictor_config(value: PredictorConfig | dict[str, Any]) -> PredictorConfig
     valid = {f.name for f in dataclasses.fields(PredictorConfig)}
     unknown = sorted(set(value) - valid)
     if unknown:
-        raise ConfigError(f"model.predictor: unknown key(s) {unknown}; valid keys: {', '.join(sorted(valid))}")
+        raise ConfigError(
+            f"model.predictor: unknown key(s) {unknown}; valid keys: {', '.join(sorted(valid))}"
+        )
     return PredictorConfig(**value)
 
 
@@ -75,10 +77,15 @@ class TrajectoryModule(pl.LightningModule):
         if not 0.0 <= min_lr_ratio <= 1.0:
             raise ConfigError(f"model.min_lr_ratio = {min_lr_ratio!r} is invalid: must be in [0, 1]")
         # Plain values only, so checkpoints load with torch.load(weights_only=True).
-        self.save_hyperparameters({
-            "predictor": dataclasses.asdict(config), "lr": float(lr), "weight_decay": float(weight_decay),
-            "warmup_fraction": float(warmup_fraction), "min_lr_ratio": float(min_lr_ratio),
-        })
+        self.save_hyperparameters(
+            {
+                "predictor": dataclasses.asdict(config),
+                "lr": float(lr),
+                "weight_decay": float(weight_decay),
+                "warmup_fraction": float(warmup_fraction),
+                "min_lr_ratio": float(min_lr_ratio),
+            }
+        )
         self.config = config
         self.model = TrajectoryPredictor(config)
         self.val_metrics = torch.nn.ModuleDict({"k6": AV2Metrics(k=config.num_modes), "k1": AV2Metrics(k=1)})
@@ -89,15 +96,19 @@ class TrajectoryModule(pl.LightningModule):
 
     # -- training ------------------------------------------------------------------------------------
     def _where(self, batch: SceneBatch, batch_idx: int) -> str:
-        return (f"epoch {self.current_epoch}, global step {self.global_step}, batch {batch_idx}, "
-                f"scenarios {batch.scenario_ids}")
+        return (
+            f"epoch {self.current_epoch}, global step {self.global_step}, batch {batch_idx}, "
+            f"scenarios {batch.scenario_ids}"
+        )
 
     def training_step(self, batch: SceneBatch, batch_idx: int) -> torch.Tensor:
         losses = prediction_loss(self.model(batch), batch, likelihood=self.config.likelihood)
         loss = losses["loss"]
         if not torch.isfinite(loss):
             # Stop before the optimiser step: the weights (and every checkpoint) stay as they were.
-            raise NonFiniteLossError(f"non-finite training loss ({loss.item()}) at {self._where(batch, batch_idx)}")
+            raise NonFiniteLossError(
+                f"non-finite training loss ({loss.item()}) at {self._where(batch, batch_idx)}"
+            )
         self._last_where = self._where(batch, batch_idx)
         size = batch.num_scenes
         self.log("train/loss", loss, prog_bar=True, batch_size=size)
@@ -114,8 +125,10 @@ class TrajectoryModule(pl.LightningModule):
         for name, param in self.model.named_parameters():
             (no_decay if param.ndim < 2 or "norm" in name else decay).append(param)
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}],
+            [
+                {"params": decay, "weight_decay": self.hparams.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
             lr=self.hparams.lr,
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
@@ -135,8 +148,13 @@ class TrajectoryModule(pl.LightningModule):
         losses, rows = self.rows(batch)
         for metric in metrics.values():
             metric.update(rows.trajectory.float(), rows.probability.float(), rows.target, rows.target_valid)
-        self.log(f"{stage}/loss", losses["loss"], prog_bar=stage == "val", batch_size=batch.num_scenes,
-                 sync_dist=True)
+        self.log(
+            f"{stage}/loss",
+            losses["loss"],
+            prog_bar=stage == "val",
+            batch_size=batch.num_scenes,
+            sync_dist=True,
+        )
 
     def _log_metrics(self, stage: str, metrics: torch.nn.ModuleDict) -> None:
         values = {}
@@ -145,8 +163,13 @@ class TrajectoryModule(pl.LightningModule):
             metric.reset()
         k = self.config.num_modes
         # Short aliases of the K-mode errors: the progress bar and the best-checkpoint monitor use them.
-        self.log_dict({f"{stage}/minADE": values[f"{stage}/minADE_{k}"],
-                       f"{stage}/minFDE": values[f"{stage}/minFDE_{k}"]}, prog_bar=True)
+        self.log_dict(
+            {
+                f"{stage}/minADE": values[f"{stage}/minADE_{k}"],
+                f"{stage}/minFDE": values[f"{stage}/minFDE_{k}"],
+            },
+            prog_bar=True,
+        )
         self.log_dict(values)
 
     def validation_step(self, batch: SceneBatch, batch_idx: int) -> None:
