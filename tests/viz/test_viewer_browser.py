@@ -102,3 +102,31 @@ def test_sorting_clicking_and_navigation(run_page):
     run_page.page.wait_for_function("document.getElementById('canvas').dataset.step !== '0'", timeout=3000)
     run_page.page.locator("#play").click()
     assert run_page.errors == []
+
+
+def test_attention_toggle_changes_the_drawing(run_page):
+    run_page.set_slider(8)
+    before = run_page.canvas_pixels()
+    run_page.page.locator("#attn-box").uncheck()
+    assert run_page.canvas_pixels() != before
+    run_page.page.locator("#attn-box").check()
+    assert run_page.canvas_pixels() == before
+
+
+def test_real_womd_scene_in_the_browser(browser, tmp_path):  # noqa: F811
+    from drive.datasets import iter_scenarios
+    from tests.conftest import shared_path
+
+    scenario = next(iter(iter_scenarios(shared_path("womd", "motion_data_one_scenario.tfrecord"))))
+    path = write_viewer(tmp_path / "womd.html", [scene_payload(scenario)])
+    page = Page(browser, path)
+    try:
+        assert page.errors == []
+        state = page.canvas_state()
+        assert state["agentsDrawn"] == str(int(scenario.agents.valid[:, scenario.current_step].sum()))
+        assert page.page.locator("#agents input").count() == scenario.agents.num_agents
+        assert non_background_fraction(page.page.screenshot()) > 0.05
+        page.set_slider(scenario.num_steps - 1)
+        assert page.canvas_state()["agentsDrawn"] == str(int(scenario.agents.valid[:, -1].sum()))
+    finally:
+        page.close()
