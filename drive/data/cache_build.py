@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from drive.data.cache_arrays import SCHEMA_VERSION, pack_scenes, write_arrays
+from drive.data.cache_arrays import SCHEMA_VERSION, file_crc32c, pack_scenes, write_arrays
 from drive.datasets import LoadReport, detect_source, source_module
 from drive.datasets.base import SkippedRecord
 from drive.errors import DataError
@@ -67,6 +67,7 @@ def _build_unit(job: tuple[int, str, list[str], str, bool]) -> dict:
         "inputs": paths,
         "file": str(file.relative_to(out_dir)),
         "bytes": file.stat().st_size,
+        "crc32c": file_crc32c(file),
         "num_scenes": len(scenes),
         "skipped": [[s.path, s.record, s.reason] for s in report.skipped],
     }

@@ -39,11 +39,14 @@ def test_round_trip_is_lossless(raw_dir, tmp_path):
     report = build_cache([raw_dir], tmp_path / "cache", progress=False)
     assert report.loaded == 12 and not report.skipped
     cached = CachedScenes(tmp_path / "cache")
+    checked = CachedScenes(tmp_path / "cache", validate=True)
     expected = _all_raw(raw_dir)
     assert len(cached) == len(expected)
     assert cached.scenario_ids == [s.scenario_id for s in expected]
     for i, scene in enumerate(expected):
         assert_scenarios_equal(scene, cached[i])
+        assert_scenarios_equal(scene, checked[i])
+        cached[i].validate()  # the unchecked construction yields a scene that passes validation
     assert_scenarios_equal(expected[-1], cached[-1])
     with pytest.raises(IndexError):
         cached[len(expected)]
@@ -122,7 +125,14 @@ def test_stale_foreign_and_damaged_caches_are_refused(raw_dir, tmp_path):
         CachedScenes(out)
     manifest.write_text(json.dumps(info))
     unit = out / "units" / "000002.scenes"
-    unit.write_bytes(unit.read_bytes()[:-10])
+    data = bytearray(unit.read_bytes())
+    data[-100] ^= 0x01  # same size, one bit changed: found by the checksum on first use
+    unit.write_bytes(bytes(data))
+    cached = CachedScenes(out)
+    cached[0]
+    with pytest.raises(DataError, match="000002.scenes: checksum differs"):
+        cached[7]
+    unit.write_bytes(bytes(data[:-10]))
     with pytest.raises(DataError, match="000002.scenes: missing or changed"):
         CachedScenes(out)
 
