@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from drive.data.schema import MAP_TYPE_NAMES, MapType, Scenario
-from drive.datasets import LoadReport, detect_source, source_module
+from drive.datasets import LoadReport, detect_source, iter_scenarios, source_module
 
 
 def map_features_by_type(scenario: Scenario, module=None) -> dict[str, int]:
@@ -78,8 +78,9 @@ def format_summary(summary: dict) -> str:
 
 def iter_summaries(paths: list[Path], *, skip_errors: bool, report: LoadReport) -> Iterator[dict]:
     for path in paths:
-        module = source_module(detect_source(path))
-        for scenario in module.iter_scenarios(path, skip_errors=skip_errors, report=report):
+        source = detect_source(path)
+        module = source_module(source)
+        for scenario in iter_scenarios(path, source=source, skip_errors=skip_errors, report=report):
             yield summarise(scenario, path, module)
 
 
