@@ -12,7 +12,7 @@ from drive.datasets import womd_wire
 from drive.errors import DataError
 
 # map feature oneof name -> (MapType, repeated MapPoint field number, has a subtype ``type`` field)
-_MAP_KINDS = {
+MAP_KINDS = {
     "lane": (MapType.LANE, 8, True),
     "road_line": (MapType.ROAD_LINE, 2, True),
     "road_edge": (MapType.ROAD_EDGE, 2, True),
@@ -37,7 +37,7 @@ def map_features(proto) -> tuple[MapFeatures, int]:
         if kind is None:
             num_empty += 1
             continue
-        map_type, field_number, has_subtype = _MAP_KINDS[kind]
+        map_type, field_number, has_subtype = MAP_KINDS[kind]
         message = getattr(feature, kind)
         ids.append(feature.id)
         types.append(map_type)

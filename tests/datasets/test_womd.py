@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drive.data.schema import AgentTracks, MapFeatures, MapType, Scenario, TrafficLights
-from drive.datasets import detect_source, iter_scenarios, womd, womd_wire
+from drive.datasets import detect_source, iter_scenarios, womd, womd_map, womd_wire
 from drive.datasets.tfrecord import iter_records
 from tests.conftest import shared_path
 
@@ -68,6 +68,7 @@ def make_scenario(seed: int = 0, num_agents: int = 5, num_steps: int = 12) -> Sc
         offsets=np.concatenate([[0], np.cumsum([len(p) for p in polylines])]).astype(np.int64),
     )
     light_valid = rng.random((num_steps, 2)) > 0.2
+    light_valid[0] = True  # a lane with no state at any step is not stored in WOMD at all
     lights = TrafficLights(
         lane_ids=np.array([10, 11], np.int64),
         states=np.where(light_valid, rng.integers(0, 9, (num_steps, 2)), 0).astype(np.int8),
@@ -176,10 +177,14 @@ def test_traffic_lights(sample, sample_proto):
 
 def test_fast_path_equals_reference_and_covers_real_data(sample_proto, monkeypatch):
     expected = womd_wire.track_arrays_reference(sample_proto.tracks)
-    lines = [f for f in sample_proto.map_features if f.WhichOneof("feature_data") in ("lane", "road_line")]
-    messages = [getattr(f, f.WhichOneof("feature_data")) for f in lines]
-    numbers = [8 if f.WhichOneof("feature_data") == "lane" else 2 for f in lines]
-    ref_points, ref_counts = womd_wire.polyline_points_reference([m.polyline for m in messages])
+    kinds = [f.WhichOneof("feature_data") for f in sample_proto.map_features]
+    features = [(f, k) for f, k in zip(sample_proto.map_features, kinds) if k != "stop_sign"]
+    assert {k for _, k in features} == {"lane", "road_line", "road_edge", "crosswalk", "speed_bump"}
+    messages = [getattr(f, k) for f, k in features]
+    numbers = [womd_map.MAP_KINDS[k][1] for _, k in features]
+    ref_points, ref_counts = womd_wire.polyline_points_reference(
+        [m.polyline if hasattr(m, "polyline") else m.polygon for m in messages]
+    )
 
     def no_fallback(*args):
         raise AssertionError("the fast path fell back on real data")
