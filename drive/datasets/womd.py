@@ -48,7 +48,7 @@ from drive.datasets.base import LoadReport
 from drive.datasets.tfrecord import header_is_valid, iter_indexed_records
 from drive.datasets.womd_map import map_features, traffic_lights
 from drive.datasets.womd_write import scenario_to_proto, write_scenarios
-from drive.errors import DataError
+from drive.errors import ConfigError, DataError
 
 SOURCE = "womd"
 # WOMD Track.ObjectType (0 unset, 1 vehicle, 2 pedestrian, 3 cyclist, 4 other) -> AgentType.
@@ -95,7 +95,7 @@ def iter_scenarios(
 ) -> Iterator[Scenario]:
     """Scenarios of a WOMD Scenario TFRecord file or a directory of them (see module docstring)."""
     if options:
-        raise DataError(f"womd: unknown option(s) {sorted(options)}; this source takes none")
+        raise ConfigError(f"womd reader options: got {sorted(options)}; allowed: none")
     for file in tfrecord_files(path):
         for index, payload in iter_indexed_records(file, skip_errors=skip_errors, report=report):
             try:

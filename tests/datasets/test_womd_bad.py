@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from drive.datasets import LoadReport, iter_scenarios, womd, womd_wire
 from drive.datasets.tfrecord import frame_record, write_records
-from drive.errors import DataError
+from drive.errors import ConfigError, DataError
 from tests.conftest import shared_path
 from tests.datasets.test_womd import make_scenario
 
@@ -31,6 +31,11 @@ def _error(path) -> str:
     with pytest.raises(DataError) as info:
         list(iter_scenarios(path))
     return str(info.value)
+
+
+def test_unknown_option_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"womd reader options: got \['scene'\]; allowed: none"):
+        list(womd.iter_scenarios(shared_path("womd", "motion_data_one_scenario.tfrecord"), scene="eth"))
 
 
 def test_tf_example_record_is_not_a_scenario():
