@@ -79,7 +79,11 @@ def _legend(ax: Axes, scenario: Scenario, has_forecast: bool, has_future: bool) 
         handles.append(Line2D([], [], color=GROUND_TRUTH_COLOUR, ls=(0, (3, 2)), label="ground truth"))
     if has_forecast:
         handles.append(Line2D([], [], color=PREDICTION_COLOUR, label="predicted (opacity = prob.)"))
-    ax.legend(handles=handles, loc="upper right", fontsize=7, framealpha=0.85)
+    # Below the axes, so the legend never hides part of the scene.
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.005), ncol=min(6, len(handles)),
+        fontsize=7, frameon=False, handlelength=1.8, columnspacing=1.2,
+    )  # fmt: skip
 
 
 def decorate_axes(ax: Axes, window: ViewWindow) -> None:
@@ -145,7 +149,7 @@ def new_figure(size_px: int = 800, dpi: int = 100) -> tuple[Figure, Axes]:
         raise ConfigError(f"size_px: must be in 100..4000, got {size_px}")
     figure = Figure(figsize=(size_px / dpi, size_px / dpi), dpi=dpi)
     FigureCanvasAgg(figure)
-    ax = figure.add_axes((0.01, 0.01, 0.98, 0.94))
+    ax = figure.add_axes((0.06, 0.08, 0.88, 0.87))  # room for the legend below
     return figure, ax
 
 

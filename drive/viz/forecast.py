@@ -13,7 +13,6 @@ import numpy as np
 
 from drive.data.schema import Scenario
 from drive.errors import DataError
-from drive.evaluation.ground_truth import prediction_stride
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,9 @@ def match_prediction(scenario: Scenario, prediction) -> SceneForecast:
     missing = [int(i) for i in ids if int(i) not in index_of]
     if missing:
         raise DataError(f"{scenario.where}: predicted agent ids {missing[:5]} are not in the scene")
+    # Imported here: the evaluation package pulls in torch, which drawing a scene does not need.
+    from drive.evaluation.ground_truth import prediction_stride
+
     trajectory = np.asarray(prediction.trajectory, np.float32)
     return SceneForecast(
         agent_idx=np.asarray([index_of[int(i)] for i in ids], np.int64),

@@ -94,10 +94,11 @@ def draw_map(ax: Axes, road: MapFeatures, window: ViewWindow | None = None) -> i
     return drawn
 
 
-def _valid_segments(points: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Segments ``[S, 2, 2]`` between consecutive valid steps of one track ``points [T, 2]``."""
-    both = valid[:-1] & valid[1:]
-    return np.stack([points[:-1][both], points[1:][both]], 1)
+def valid_runs(points: np.ndarray, valid: np.ndarray) -> list[np.ndarray]:
+    """The runs ``[L, 2]`` (L >= 2) of consecutive valid steps of one track ``points [T, 2]``; whole
+    runs rather than two-point segments so that dash patterns flow along the track."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], valid.astype(np.int8), [0]])))  # run bounds
+    return [points[start:end] for start, end in zip(edges[::2], edges[1::2]) if end - start >= 2]
 
 
 def draw_tracks(
@@ -109,12 +110,12 @@ def draw_tracks(
     window = slice(step, None) if future else slice(first_step, step + 1)
     segments, colours = [], []
     for i in agent_idx:
-        seg = _valid_segments(agents.position[i, window], agents.valid[i, window])
-        segments += list(seg)
-        colours += [GROUND_TRUTH_COLOUR if future else agent_colour(agents.types[i])] * len(seg)
+        runs = valid_runs(agents.position[i, window], agents.valid[i, window])
+        segments += runs
+        colours += [GROUND_TRUTH_COLOUR if future else agent_colour(agents.types[i])] * len(runs)
     if not segments:
         return []
-    style = dict(linestyles=(0, (3, 2)), linewidths=1.3, alpha=0.9) if future else dict(linewidths=1.6)
+    style = dict(linestyles=(0, (2.5, 1.5)), linewidths=1.6) if future else dict(linewidths=1.6)
     return [ax.add_collection(LineCollection(segments, colors=colours, zorder=6, **style))]
 
 

@@ -10,7 +10,7 @@ import pytest
 from drive.errors import ConfigError
 from drive.viz import ViewWindow, default_window, figure_pixels, match_prediction, render_figure, save_figure
 from drive.viz.figure import scale_bar_length_m
-from drive.viz.layers import AGENT_BOXES_GID, box_corners
+from drive.viz.layers import AGENT_BOXES_GID, box_corners, valid_runs
 from drive.viz.style import BACKGROUND_COLOUR
 from tests.viz.scenes import make_prediction, make_scene
 
@@ -101,3 +101,12 @@ def test_window_validation_and_parsing():
 @pytest.mark.parametrize(("half", "expected"), [(10.0, 2.0), (12.75, 5.0), (60.0, 20.0), (300.0, 100.0)])
 def test_scale_bar_is_a_round_length_near_a_fifth_of_the_view(half, expected):
     assert scale_bar_length_m(half) == expected
+
+
+def test_valid_runs_split_tracks_at_unobserved_steps():
+    points = np.arange(16, dtype=np.float64).reshape(8, 2)
+    valid = np.array([1, 1, 1, 0, 1, 0, 1, 1], bool)
+    runs = valid_runs(points, valid)
+    # The lone valid step 4 makes no line; the other runs keep all their points.
+    assert [r[:, 0].tolist() for r in runs] == [[0.0, 2.0, 4.0], [12.0, 14.0]]
+    assert valid_runs(points, np.zeros(8, bool)) == []
