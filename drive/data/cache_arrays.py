@@ -44,7 +44,9 @@ def pack_scenes(scenes: Sequence[Scenario]) -> dict[str, np.ndarray]:
     return {
         "scenario_id": np.asarray([s.scenario_id for s in scenes], np.str_),
         "source": np.asarray([s.source for s in scenes], np.str_),
-        "extras_json": np.asarray([json.dumps(s.extras, sort_keys=True) for s in scenes], np.str_),
+        "extras_json": np.asarray(
+            [json.dumps(s.extras, sort_keys=True, default=_plain) for s in scenes], np.str_
+        ),
         "dt_s": np.asarray([s.dt_s for s in scenes], np.float64),
         "current_step": np.asarray([s.current_step for s in scenes], np.int64),
         "has_sdc": np.asarray([s.sdc_idx is not None for s in scenes], bool),
@@ -74,6 +76,13 @@ def pack_scenes(scenes: Sequence[Scenario]) -> dict[str, np.ndarray]:
         "light_stop_point": _cat_lights(lights, lambda t: t.stop_point, np.float32, (2,)),
         "light_valid": _cat_lights(lights, lambda t: t.valid, bool),
     }
+
+
+def _plain(value):
+    """numpy scalars in ``extras`` are stored as the Python numbers they hold."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"Scenario.extras may hold only strings and numbers, got {type(value).__name__}")
 
 
 def _cat_lights(lights, getter, dtype, tail: tuple = ()) -> np.ndarray:

@@ -194,3 +194,26 @@ def test_bench_script_reports_its_keys(tmp_path):
     raw = bench.bench_raw(path, 3)
     cached = bench.bench_cached(path, tmp_path / "cache", 10)
     assert raw["womd_raw_scenarios_per_s_per_core"] > 0 and cached["cached_scenes_per_s"] > 0
+
+
+def test_other_sources_round_trip(tmp_path):
+    """Argoverse 2 and ETH/UCY scenes come back equal too (the cache is source-agnostic)."""
+    inputs = [
+        shared_path("av2", "forecasting_scenarios"),
+        shared_path("eth_ucy", "eth", "test", "biwi_eth.txt"),
+    ]
+    build_cache(inputs, tmp_path / "cache", progress=False)
+    expected = [s for path in inputs for s in iter_scenarios(path)]
+    cached = CachedScenes(tmp_path / "cache")
+    assert sorted(cached.scenario_ids) == sorted(s.scenario_id for s in expected)
+    by_id = {cached.scenario_ids[i]: i for i in range(len(cached))}
+    for scene in expected[:40]:
+        assert_scenarios_equal(scene, cached[by_id[scene.scenario_id]])
+
+
+def test_numpy_extras_are_stored_as_numbers():
+    scene = dataclasses.replace(make_scenario(0), extras={"n": np.int64(3), "x": np.float32(0.5)})
+    from drive.data.cache_arrays import PackedScenes, pack_scenes
+
+    again = PackedScenes(pack_scenes([scene]), "memory").scenario(0)
+    assert again.extras == {"n": 3, "x": 0.5} and type(again.extras["n"]) is int
