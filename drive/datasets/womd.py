@@ -121,7 +121,7 @@ def scenario_from_bytes(payload: bytes, where: str) -> Scenario:
     scenario_pb2 = _scenario_pb2()
     try:
         proto = scenario_pb2.Scenario.FromString(payload)
-    except Exception as err:  # protobuf raises DecodeError, upb sometimes a RuntimeError
+    except Exception as err:  # DecodeError in practice; caught broadly so no parser error escapes raw
         raise DataError(
             f"{where}: not a waymo.open_dataset.Scenario record ({type(err).__name__}: {err}); WOMD's "
             "tf_example/ shards are a different format, use the scenario/ shards"
