@@ -95,6 +95,8 @@ def _varint(blob: bytes, pos: int) -> tuple[int, int]:
 def track_arrays_reference(tracks: Sequence) -> dict[str, np.ndarray]:
     """Per-track state arrays ``[A, T]`` read attribute by attribute (the slow, obvious path)."""
     columns = {name: [] for name in (*TRACK_FIELDS, "valid")}
+    if len(tracks) == 0:
+        return {name: np.zeros((0, 0), bool if name == "valid" else np.float64) for name in columns}
     for track in tracks:
         rows = [
             (s.center_x, s.center_y, s.heading, s.velocity_x, s.velocity_y, s.length, s.width, s.height)
