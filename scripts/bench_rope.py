@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -30,6 +31,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from drive.rope import (  # noqa: E402
     RotaryEmbedding,
     apply_rotation,
+    apply_rotation_compiled,
     axial_frequencies,
     geometric_frequencies,
     rotate,
@@ -92,6 +94,14 @@ def _methods(device: torch.device) -> tuple[dict[str, tuple[str, Callable[[], ob
         ),
     }
     skipped = []
+    compile_start = time.perf_counter()
+    with torch.no_grad():
+        apply_rotation_compiled(q, cos, sin, out=q_out)  # compiles once for this shape
+    compile_s = time.perf_counter() - compile_start
+    methods["drive_half_compiled_out"] = (
+        f"apply_rotation_compiled(x, cos, sin, out=x_out), half layout (compiled once: {compile_s:.1f} s)",
+        both(lambda x, o: apply_rotation_compiled(x, cos, sin, out=o)),
+    )
     try:
         from rotary_embedding_torch import RotaryEmbedding as LucidrainsRotary
     except ImportError:
@@ -108,16 +118,17 @@ def _methods(device: torch.device) -> tuple[dict[str, tuple[str, Callable[[], ob
 def run(rounds: int, device: torch.device) -> tuple[list[dict], list[str]]:
     methods, skipped = _methods(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _, call in methods.values():  # warm-up: caches, allocator, lazy imports
-        call()
-    sync()
     times: dict[str, list[float]] = {name: [] for name in methods}
-    for _ in range(rounds):
-        for name, (_, call) in methods.items():
-            start = time.perf_counter()
+    with torch.no_grad():  # the inference path: no autograd graph around the rotations
+        for _, call in methods.values():  # warm-up: caches, allocator, lazy imports
             call()
-            sync()
-            times[name].append(time.perf_counter() - start)
+        sync()
+        for _ in range(rounds):
+            for name, (_, call) in methods.items():
+                start = time.perf_counter()
+                call()
+                sync()
+                times[name].append(time.perf_counter() - start)
     nbytes = 4 * BATCH * HEADS * SEQ * HEAD_DIM * 4  # read q, k; write two results; fp32
     copy_median = statistics.median(times["copy"])
     copy_best = min(times["copy"])
@@ -164,8 +175,12 @@ def main() -> int:
         "rounds": rounds,
         "torch": torch.__version__,
         "skipped": skipped,
+        "load_average_1min": os.getloadavg()[0],
     }
-    print(f"rotate q and k {facts['shape']} fp32 on {device} ({facts['threads']} threads, {rounds} rounds)")
+    print(
+        f"rotate q and k {facts['shape']} fp32 on {device} ({facts['threads']} threads, {rounds} rounds, "
+        f"1-min load average {facts['load_average_1min']:.1f})"
+    )
     print(f"{'method':28s} {'GB/s':>8s} {'x copy':>7s} {'best x':>7s} {'median ms':>10s}")
     for row in rows:
         print(

@@ -7,6 +7,7 @@ each channel pair of a query or key is rotated by its slot's angle. See ``docs/r
 
 from drive.rope.angles import rope_angles
 from drive.rope.attention import RotaryAttention
+from drive.rope.compiled import apply_rotation_compiled, rotate_compiled
 from drive.rope.embedding import RotaryEmbedding
 from drive.rope.frequencies import (
     axial_frequencies,
@@ -24,6 +25,7 @@ __all__ = [
     "RotaryEmbedding",
     "agent_positions",
     "apply_rotation",
+    "apply_rotation_compiled",
     "axial_frequencies",
     "cos_sin",
     "geometric_frequencies",
@@ -31,6 +33,7 @@ __all__ = [
     "mixed_frequencies",
     "rope_angles",
     "rotate",
+    "rotate_compiled",
     "text_positions",
     "unit_frequencies",
     "wavelength_frequencies",
