@@ -5,7 +5,12 @@ Every variant reuses :func:`drive.rope.rope_angles` and :func:`drive.rope.rotate
 """
 
 from drive.rope.variants.anchor import anchor_packing, relative_score_drift
-from drive.rope.variants.base_bound import BaseBound, base_lower_bound, discrimination_curve
+from drive.rope.variants.base_bound import (
+    BaseBound,
+    base_lower_bound,
+    discrimination_curve,
+    roformer_decay_bound,
+)
 from drive.rope.variants.elite import elite_frequencies, rank_elite_slots
 from drive.rope.variants.hierarchical import hierarchical_frequencies, hierarchical_positions
 from drive.rope.variants.mla import DecoupledRotaryAttention
@@ -76,6 +81,7 @@ __all__ = [
     "path_scores_recurrent",
     "proportional_frequencies",
     "rank_elite_slots",
+    "roformer_decay_bound",
     "relative_score_drift",
     "videorope_frequencies",
     "videorope_positions",

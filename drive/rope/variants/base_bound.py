@@ -39,6 +39,17 @@ def _min_curve(context_length: int, slots: int, bases: Tensor) -> Tensor:
     return torch.cat(out)
 
 
+def roformer_decay_bound(distances: Tensor, head_dim: int, base: float = 10000.0) -> Tensor:
+    """RoFormer's relative upper bound on ``|score|`` (§3.4.3): ``(1/(d/2))·Σ_{j=1..d/2} |S_j|`` with
+    ``S_j = Σ_{k<j} e^{i·m·θ_k}``, for ``distances m [M]`` (fp64 ``[M]``). Equals ``(d/2 + 1)/2`` at
+    ``m = 0`` and decays, not monotonically, as ``|m|`` grows."""
+    slots = positive_int("head_dim", head_dim) // 2
+    theta = base_value(base) ** -(torch.arange(slots, dtype=torch.float64) / slots)  # (S,)
+    phase = distances.to(torch.float64)[:, None] * theta  # (M, S)
+    partial = torch.cumsum(torch.polar(torch.ones_like(phase), phase), dim=-1)  # (M, S): S_1..S_{d/2}
+    return partial.abs().mean(-1)
+
+
 @dataclass(frozen=True)
 class BaseBound:
     """``smallest``: the smallest feasible base found; ``stable``: the smallest base from which every
@@ -54,13 +65,16 @@ def base_lower_bound(
     *,
     min_base: float = 2.0,
     max_base: float = 1e9,
-    points_per_decade: int = 100,
+    points_per_decade: int = 500,
     refine_steps: int = 40,
 ) -> BaseBound:
     """Smallest base ``b`` with ``B(m) >= 0`` for all ``m <= context_length``.
 
     A log-spaced grid of bases in ``[min_base, max_base]`` is checked, then each reported boundary is
     refined by bisection between its grid neighbours (assuming one crossing inside one grid cell).
+    Feasible windows narrower than the grid spacing can be missed: for ``d = 128, L = 1024`` the
+    windows are about ``[4292, 4330]``, ``[5602, 5643]`` and ``[6016, ∞)``, so ``points_per_decade``
+    must exceed ~260 to see the first. Cost grows as ``points · L · d``.
     Raises :class:`ConfigError` when no grid base is feasible.
     """
     length = positive_int("context_length", context_length)

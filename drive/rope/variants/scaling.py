@@ -79,7 +79,8 @@ def ntk_by_parts_frequencies(
         raise ConfigError(f"alpha, beta must satisfy 0 <= alpha < beta, got alpha={alpha!r}, beta={beta!r}")
     turns = frequencies.abs() * length / (2.0 * math.pi)  # r = L / λ
     gamma = ((turns - alpha) / (beta - alpha)).clamp(0.0, 1.0)
-    return (1.0 - gamma) * frequencies / s + gamma * frequencies
+    # (1 − γ)/s + γ as (1 + γ(s − 1))/s: exactly 1 where γ = 1 or s = 1, so kept entries stay bit-exact.
+    return frequencies * ((1.0 + gamma * (s - 1.0)) / s)
 
 
 def yarn_attention_factor(scale: float) -> float:
@@ -154,4 +155,4 @@ def llama3_frequencies(
         )
     turns = frequencies.abs() * length / (2.0 * math.pi)  # L / λ
     smooth = ((turns - low_freq_factor) / (high_freq_factor - low_freq_factor)).clamp(0.0, 1.0)
-    return (1.0 - smooth) * frequencies / s + smooth * frequencies
+    return frequencies * ((1.0 + smooth * (s - 1.0)) / s)
