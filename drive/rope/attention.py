@@ -69,10 +69,10 @@ class RotaryAttention(nn.Module):
         if key_angle is not None:
             k = rotate(k, key_angle, self.layout, out=None if torch.is_grad_enabled() else k)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, N, Dh)
-        mask = _combine_masks(key_padding_mask, attn_mask, B, Nq, Nk)  # (B, 1, Nq, Nk) | None
+        mask = _combine_masks(key_padding_mask, attn_mask, B, Nq, Nk)  # (B, 1, Nq | 1, Nk) | None
         row_valid = None
         if mask is not None:
-            row_valid = mask.any(dim=-1, keepdim=True)  # (B, 1, Nq, 1)
+            row_valid = mask.any(dim=-1, keepdim=True)  # (B, 1, Nq | 1, 1)
             # A row with no valid key would softmax over nothing (NaN); let it see every key, zero it below.
             mask = mask | ~row_valid
         dropout_p = self.dropout if self.training else 0.0
@@ -93,7 +93,8 @@ class RotaryAttention(nn.Module):
 def _combine_masks(
     key_padding_mask: Tensor | None, attn_mask: Tensor | None, B: int, Nq: int, Nk: int
 ) -> Tensor | None:
-    """One boolean ``[B, 1, Nq, Nk]`` mask (True = may attend), or None when nothing is masked."""
+    """One boolean mask broadcastable to ``[B, H, Nq, Nk]`` (True = may attend), or None. With only a key
+    padding mask it stays ``[B, 1, 1, Nk]``, so no ``Nq x Nk`` tensor is built."""
     mask = None
     if key_padding_mask is not None:
         if key_padding_mask.dtype != torch.bool or key_padding_mask.shape != (B, Nk):
@@ -109,8 +110,6 @@ def _combine_masks(
                 f"{tuple(attn_mask.shape)}"
             )
         mask = attn_mask[:, None] if mask is None else mask & attn_mask[:, None]  # (B, 1, Nq, Nk)
-    if mask is not None:
-        mask = mask.expand(B, 1, Nq, Nk)
     return mask
 
 

@@ -48,7 +48,10 @@ def _slow_reference(module, query, key_value, q_angle, k_angle, key_padding_mask
 
 @pytest.mark.parametrize("layout", ["half", "interleaved"])
 @pytest.mark.parametrize("return_weights", [False, True])
-def test_cross_attention_matches_slow_reference_with_masks(layout: str, return_weights: bool) -> None:
+@pytest.mark.parametrize("masks", ["both", "padding", "attn"])
+def test_cross_attention_matches_slow_reference_with_masks(
+    layout: str, return_weights: bool, masks: str
+) -> None:
     torch.manual_seed(0)
     B, Nq, Nk, D, H, S = 2, 5, 7, 16, 2, 3  # S < head_dim/2: partial rotation
     module = RotaryAttention(D, H, layout=layout).double().eval()
@@ -58,17 +61,26 @@ def test_cross_attention_matches_slow_reference_with_masks(layout: str, return_w
     key_padding_mask[1, :] = False  # a scene with no valid key at all
     attn_mask = torch.rand(B, Nq, Nk) > 0.3
     attn_mask[0, 2, :] = False  # one query with no allowed key
+    key_padding_mask = None if masks == "attn" else key_padding_mask
+    attn_mask = None if masks == "padding" else attn_mask
     with torch.no_grad():
         result = module(query, key_value, q_angle, k_angle, key_padding_mask, attn_mask, return_weights)
         expected = _slow_reference(module, query, key_value, q_angle, k_angle, key_padding_mask, attn_mask)
     out = result[0] if return_weights else result
     assert not torch.isnan(out).any()
     torch.testing.assert_close(out, expected)
-    assert torch.equal(out[1], torch.zeros_like(out[1])) and torch.equal(out[0, 2], torch.zeros(D).double())
+    if key_padding_mask is not None:
+        assert torch.equal(out[1], torch.zeros_like(out[1]))
+    if attn_mask is not None:
+        assert torch.equal(out[0, 2], torch.zeros(D).double())
     if return_weights:
         weights = result[1]
         assert weights.shape == (B, H, Nq, Nk)
-        allowed = (key_padding_mask[:, None, :] & attn_mask)[:, None]  # (B, 1, Nq, Nk)
+        allowed = torch.ones(B, 1, Nq, Nk, dtype=torch.bool)
+        if key_padding_mask is not None:
+            allowed = allowed & key_padding_mask[:, None, None, :]
+        if attn_mask is not None:
+            allowed = allowed & attn_mask[:, None]
         assert torch.equal(
             weights[~allowed.expand_as(weights)], torch.zeros_like(weights[~allowed.expand_as(weights)])
         )
