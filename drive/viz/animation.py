@@ -13,7 +13,7 @@ from drive.data.schema import Scenario
 from drive.errors import ConfigError, missing_extra
 from drive.viz.figure import decorate_axes, figure_pixels, new_figure, title_for
 from drive.viz.forecast import SceneForecast
-from drive.viz.layers import draw_agents, draw_forecast, draw_map, draw_tracks
+from drive.viz.layers import draw_agents, draw_forecast, draw_map, draw_tracks, draw_traffic_lights
 from drive.viz.window import ViewWindow, default_window
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
@@ -63,6 +63,7 @@ def render_frames(
     for step in steps:
         valid_now = np.flatnonzero(scenario.agents.valid[:, step])
         moving = draw_tracks(ax, scenario, step, valid_now, first_step=max(0, step - trail_steps))
+        moving += draw_traffic_lights(ax, scenario, step)[0]
         moving += draw_tracks(ax, scenario, step, focus_idx, future=True)
         moving += draw_agents(ax, scenario, step, focus_idx)[0]
         if forecast is not None and step >= scenario.current_step:

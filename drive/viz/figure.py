@@ -26,6 +26,7 @@ from drive.viz.layers import (
     draw_forecast,
     draw_map,
     draw_tracks,
+    draw_traffic_lights,
 )
 from drive.viz.style import (
     BACKGROUND_COLOUR,
@@ -33,6 +34,7 @@ from drive.viz.style import (
     PREDICTION_COLOUR,
     agent_colour,
     map_style,
+    signal_style,
 )
 from drive.viz.window import ViewWindow, default_window
 
@@ -42,7 +44,7 @@ FIGURE_SUFFIXES = (".png", ".svg")
 @dataclass(frozen=True)
 class RenderSummary:
     """What a render drew: boxes of agents valid at ``step``, map features in view, predicted mode
-    trajectories (K per focus agent with a forecast), and the window shown."""
+    trajectories (K per focus agent with a forecast), the window shown, and traffic signals."""
 
     step: int
     num_agents_drawn: int
@@ -50,6 +52,7 @@ class RenderSummary:
     num_map_features_drawn: int
     num_modes_drawn: int
     window: ViewWindow
+    num_signals_drawn: int = 0
 
 
 def scale_bar_length_m(half_width_m: float) -> float:
@@ -59,7 +62,7 @@ def scale_bar_length_m(half_width_m: float) -> float:
     return float(max(m * power for m in (1, 2, 5) if m * power <= target))
 
 
-def _legend(ax: Axes, scenario: Scenario, has_forecast: bool, has_future: bool) -> None:
+def _legend(ax: Axes, scenario: Scenario, step: int, has_forecast: bool, has_future: bool) -> None:
     handles = [
         Patch(color=agent_colour(t), label=t.name.lower())
         for t in AgentType
@@ -75,6 +78,11 @@ def _legend(ax: Axes, scenario: Scenario, has_forecast: bool, has_future: bool) 
                 handles.append(Line2D([], [], color=colour, marker="8", ls="", label=name))
             else:
                 handles.append(Line2D([], [], color=colour, lw=max(width, 1.2), ls=style, label=name))
+    lights = scenario.traffic_lights
+    if lights is not None:
+        signals = {signal_style(c) for c in lights.states[step][lights.valid[step]]}
+        for colour, name in sorted(signals, key=lambda pair: pair[1]):
+            handles.append(Line2D([], [], color=colour, marker="o", ls="", label=name))
     if has_future:
         handles.append(Line2D([], [], color=GROUND_TRUTH_COLOUR, ls=(0, (3, 2)), label="ground truth"))
     if has_forecast:
@@ -127,6 +135,7 @@ def draw_scene(
     focus_idx = np.asarray(scenario.target_idx if focus_idx is None else focus_idx, np.int64)
     window = window or default_window(scenario, focus_idx, forecast)
     map_drawn = draw_map(ax, scenario.map, window)
+    _, signals_drawn = draw_traffic_lights(ax, scenario, step)
     valid_now = np.flatnonzero(scenario.agents.valid[:, step])
     draw_tracks(ax, scenario, step, valid_now)
     has_future = bool(draw_tracks(ax, scenario, step, focus_idx, future=True))
@@ -139,8 +148,8 @@ def draw_scene(
     decorate_axes(ax, window)
     ax.set_title(title_for(scenario, step), fontsize=9)
     if legend:
-        _legend(ax, scenario, forecast is not None and modes_drawn > 0, has_future)
-    return RenderSummary(step, agents_drawn, len(focus_idx), map_drawn, modes_drawn, window)
+        _legend(ax, scenario, step, forecast is not None and modes_drawn > 0, has_future)
+    return RenderSummary(step, agents_drawn, len(focus_idx), map_drawn, modes_drawn, window, signals_drawn)
 
 
 def new_figure(size_px: int = 800, dpi: int = 100) -> tuple[Figure, Axes]:

@@ -24,6 +24,7 @@ from drive.viz.style import (
     TARGET_EDGE_COLOUR,
     agent_colour,
     map_style,
+    signal_style,
 )
 from drive.viz.window import ViewWindow
 
@@ -188,3 +189,17 @@ def draw_attention(ax: Axes, scenario: Scenario, step: int, attention: AgentAtte
     colours = [to_rgba(ATTENTION_COLOUR, 0.15 + 0.85 * float(s)) for s in scale]
     lines = LineCollection(segments, colors=colours, linewidths=0.5 + 3 * scale, zorder=5)
     return [ax.add_collection(lines)]
+
+
+def draw_traffic_lights(ax: Axes, scenario: Scenario, step: int) -> tuple[list, int]:
+    """A dot per controlled lane at its stop point, coloured by the signal state at ``step``.
+    Returns the artists and the number of signals drawn."""
+    lights = scenario.traffic_lights
+    if lights is None or not lights.valid[step].any():
+        return [], 0
+    shown = np.flatnonzero(lights.valid[step])
+    points = lights.stop_point[step, shown]  # (L_shown, 2)
+    colours = [signal_style(state)[0] for state in lights.states[step, shown]]
+    dots = ax.scatter(points[:, 0], points[:, 1], s=22, c=colours, edgecolors="white", linewidths=0.6)
+    dots.set_zorder(5)
+    return [dots], len(shown)

@@ -21,6 +21,21 @@ PREDICTION_COLOUR = "#CC79A7"
 ATTENTION_COLOUR = "#E69F00"
 BACKGROUND_COLOUR = "#FFFFFF"
 
+# Traffic-signal state codes (WOMD TrafficSignalLaneState) -> (colour, legend name).
+SIGNAL_STYLES = MappingProxyType(
+    {
+        0: ("#9E9E9E", "signal unknown"),
+        1: ("#D7191C", "signal stop"),
+        2: ("#F5B800", "signal caution"),
+        3: ("#1A9641", "signal go"),
+        4: ("#D7191C", "signal stop"),
+        5: ("#F5B800", "signal caution"),
+        6: ("#1A9641", "signal go"),
+        7: ("#D7191C", "signal stop"),
+        8: ("#F5B800", "signal caution"),
+    }
+)
+
 # Box size used when a source records none (ETH/UCY has no sizes): length, width in m.
 DEFAULT_SIZE_M = MappingProxyType(
     {
@@ -51,3 +66,8 @@ def agent_colour(agent_type: int) -> str:
 
 def map_style(map_type: int) -> tuple:
     return MAP_STYLES[MapType(int(map_type))]
+
+
+def signal_style(state: int) -> tuple[str, str]:
+    """Colour and legend name of a traffic-signal state; codes outside 0..8 read as unknown."""
+    return SIGNAL_STYLES.get(int(state), SIGNAL_STYLES[0])

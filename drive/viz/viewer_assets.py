@@ -42,6 +42,9 @@ VIEWER_JS = r"""
     crosswalk: ["#9FB8A0", 1, [], true], speed_bump: ["#D8A2D8", 1, [], true],
     driveway: ["#E3D9C6", 1, [], true]
   };
+  // WOMD signal state codes: 0 unknown, 1/4/7 stop, 2/5/8 caution, 3/6 go.
+  const SIGNAL_COLOURS = ["#9E9E9E", "#D7191C", "#F5B800", "#1A9641", "#D7191C", "#F5B800", "#1A9641",
+                          "#D7191C", "#F5B800"];
   const MODE_COLOURS = ["#CC79A7", "#56B4E9", "#E69F00", "#009E73", "#F0E442", "#0072B2", "#D55E00",
     "#999999"];
   const $ = (id) => document.getElementById(id);
@@ -101,6 +104,14 @@ VIEWER_JS = r"""
     ctx.setLineDash([]);
     state.drawn.map = s.map.length;
   }
+  function drawLights(s, t) {
+    for (const l of s.lights || []) {
+      if (l.x[t] === null) continue;
+      const [px, py] = toScreen(l.x[t], l.y[t]);
+      ctx.fillStyle = SIGNAL_COLOURS[l.s[t]] || SIGNAL_COLOURS[0];
+      ctx.beginPath(); ctx.arc(px, py, 4, 0, 2 * Math.PI); ctx.fill();
+    }
+  }
   function drawBox(a, t) {
     const [px, py] = toScreen(a.x[t], a.y[t]), h = a.h[t];
     ctx.save(); ctx.translate(px, py); ctx.rotate(-h);
@@ -153,6 +164,7 @@ VIEWER_JS = r"""
     const s = scene(), t = state.step, [w, h] = size();
     ctx.clearRect(0, 0, w, h); ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, h);
     drawMap(s);
+    drawLights(s, t);
     drawAttention(s, t);
     let agents = 0;
     s.agents.forEach((a, i) => {

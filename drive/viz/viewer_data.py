@@ -61,6 +61,21 @@ def _map_payload(scenario: Scenario) -> list[dict]:
     return out
 
 
+def _lights_payload(scenario: Scenario) -> list[dict]:
+    lights = scenario.traffic_lights
+    if lights is None:
+        return []
+    return [
+        {
+            "x": _rounded(lights.stop_point[:, lane, 0], lights.valid[:, lane], 1),
+            "y": _rounded(lights.stop_point[:, lane, 1], lights.valid[:, lane], 1),
+            "s": [int(v) if ok else None for v, ok in zip(lights.states[:, lane], lights.valid[:, lane])],
+        }
+        for lane in range(lights.lane_ids.shape[0])
+        if lights.valid[:, lane].any()
+    ]
+
+
 def _forecast_payload(forecast: SceneForecast) -> list[dict]:
     return [
         {
@@ -102,6 +117,7 @@ def scene_payload(
         "view": {"cx": window.center_x_m, "cy": window.center_y_m, "half": window.half_width_m},
         "agents": _agents_payload(scenario, focus_idx),
         "map": _map_payload(scenario),
+        "lights": _lights_payload(scenario),
         "forecast": _forecast_payload(forecast) if forecast is not None else [],
         "errors": {k: round(float(v), 3) for k, v in errors.items()} if errors else None,
         "attention": (

@@ -110,3 +110,28 @@ def test_valid_runs_split_tracks_at_unobserved_steps():
     # The lone valid step 4 makes no line; the other runs keep all their points.
     assert [r[:, 0].tolist() for r in runs] == [[0.0, 2.0, 4.0], [12.0, 14.0]]
     assert valid_runs(points, np.zeros(8, bool)) == []
+
+
+def test_traffic_lights_are_drawn_in_their_state_colour():
+    import dataclasses
+
+    from matplotlib.colors import to_hex
+
+    from drive.data.schema import TrafficLights
+
+    scenario = make_scene(num_steps=10, current_step=4)
+    states = np.zeros((10, 2), np.int8)
+    states[:, 0], states[:, 1] = 4, 6  # stop, go
+    valid = np.ones((10, 2), bool)
+    valid[4, 1] = False  # the second signal is unobserved at the current step
+    lights = TrafficLights(
+        lane_ids=np.array([0, 1]), states=states,
+        stop_point=np.tile(np.array([[[5.0, -1.75], [5.0, 1.75]]], np.float32), (10, 1, 1)), valid=valid,
+    )  # fmt: skip
+    scenario = dataclasses.replace(scenario, traffic_lights=lights)
+    figure, summary = render_figure(scenario, size_px=200)
+    assert summary.num_signals_drawn == 1
+    _, later = render_figure(scenario, step=5, size_px=200)
+    assert later.num_signals_drawn == 2
+    dots = [c for c in figure.axes[0].collections if c.get_zorder() == 5]
+    assert [to_hex(c) for c in dots[0].get_facecolors()] == ["#d7191c"]
