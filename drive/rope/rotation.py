@@ -36,8 +36,8 @@ def cos_sin(angle: Tensor) -> tuple[Tensor, Tensor]:
 
 def rotate(x: Tensor, angle: Tensor, layout: str = "half", *, out: Tensor | None = None) -> Tensor:
     """Rotate each channel pair of ``x [..., D]`` by its slot's ``angle [..., S]`` (S ≤ D/2, broadcast
-    against ``x[..., :S]``). Returns ``x``'s shape and dtype; ``out`` (may be ``x`` itself) receives the
-    result when given and autograd is not recording."""
+    against ``x[..., :S]``). Returns ``x``'s shape and dtype. ``out`` receives the result when given and
+    autograd is not recording; it is either ``x`` itself (in place) or memory that does not overlap ``x``."""
     cos, sin = cos_sin(angle)
     return apply_rotation(x, cos, sin, layout, out=out)
 
@@ -139,7 +139,9 @@ def _rotate_blocks(x: Tensor, out: Tensor, cos: Tensor, sin: Tensor, num_slots: 
     x_rot, out_rot = x[..., :width], out[..., :width]
     in_place = x.data_ptr() == out.data_ptr()
     scratch = None
-    for index in _blocks(tuple(lead), width, _BLOCK_ELEMENTS):
+    # Blocks serve CPU caches; on an accelerator one launch per op over the whole tensor is faster.
+    block_elements = _BLOCK_ELEMENTS if x.device.type == "cpu" else x.numel()
+    for index in _blocks(tuple(lead), width, block_elements):
         src, dst = x_rot[index], out_rot[index]
         if in_place:  # keep the block's inputs before dst overwrites them
             if scratch is None or scratch.shape != src.shape:
