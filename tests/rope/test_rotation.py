@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from drive.rope import apply_rotation, cos_sin, rotate
+from drive.rope import apply_rotation, cos_sin, rotate, rotation
 
 
 def _reference(x: torch.Tensor, angle: torch.Tensor, layout: str) -> torch.Tensor:
@@ -72,8 +72,11 @@ def test_partial_rotation_leaves_trailing_channels(layout: str) -> None:
 
 
 @pytest.mark.parametrize("layout", ["half", "interleaved"])
-def test_out_inplace_and_autograd_paths_agree(layout: str) -> None:
-    x = torch.randn(2, 3, 300, 32)  # large enough to be cut into several blocks
+@pytest.mark.parametrize("block_elements", [1 << 20, 1000, 32])
+def test_out_inplace_and_autograd_paths_agree(layout: str, block_elements: int, monkeypatch) -> None:
+    # small blocks cut the tensor along the middle dims too (1000: 31 rows per block; 32: one row)
+    monkeypatch.setattr(rotation, "_BLOCK_ELEMENTS", block_elements)
+    x = torch.randn(2, 3, 300, 32)
     angle = torch.randn(300, 16) * 30
     expected = _reference(x, angle, layout).float()
     x_grad = x.clone().requires_grad_(True)
@@ -82,7 +85,10 @@ def test_out_inplace_and_autograd_paths_agree(layout: str) -> None:
     rotate(x, angle, layout, out=out)
     inplace = x.clone()
     rotate(inplace, angle, layout, out=inplace)
-    for result in (differentiable.detach(), out, inplace, rotate(x, angle, layout)):
+    padded = torch.zeros(2, 3, 300, 33)
+    padded[..., 1:] = x  # odd offset and strides: no complex view, the blockwise path runs
+    strided_out = rotate(padded[..., 1:], angle, layout)
+    for result in (differentiable.detach(), out, inplace, strided_out, rotate(x, angle, layout)):
         torch.testing.assert_close(result, expected, atol=1e-5, rtol=1e-5)
 
 
