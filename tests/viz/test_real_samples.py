@@ -48,3 +48,24 @@ def test_real_sample_replay(tmp_path):
     summary = save_animation(tmp_path / "womd.gif", scenario, max_frames=6, size_px=200)
     assert summary.num_frames == 6 and scenario.current_step in summary.steps
     assert np.prod(summary.frame_size_px) == 200 * 200
+
+
+@pytest.mark.parametrize("source", sorted(SAMPLES))
+def test_viewer_errors_equal_the_evaluator_on_real_samples(source):
+    from drive.evaluation import evaluate
+    from drive.evaluation.baselines import constant_velocity
+    from drive.viz import forecast_errors, match_prediction
+
+    scenario = first_scenario(source)
+    prediction = constant_velocity(scenario, scenario.num_steps - 1 - scenario.current_step, num_modes=1)
+    ours = forecast_errors(scenario, match_prediction(scenario, prediction))
+    result = evaluate([scenario], [prediction]).to_json()
+    if source == "eth_ucy":
+        reference = {
+            "minADE": result["eth_ucy"]["overall"]["ADE_1"],
+            "minFDE": result["eth_ucy"]["overall"]["FDE_1"],
+        }
+    else:
+        overall = result["av2"]["overall"]
+        reference = {"minADE": overall["minADE_1"], "minFDE": overall["minFDE_1"]}
+    assert ours == pytest.approx(reference, rel=1e-5)
