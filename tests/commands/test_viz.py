@@ -146,3 +146,20 @@ def test_baseline_forecast_is_drawn_and_scored(data, tmp_path, capsys):
         assert scene["errors"]["minADE"] == pytest.approx(0.0, abs=0.01)
     with pytest.raises(ConfigError, match="not both"):
         main([str(data), "--out", str(out), "--baseline", "constant_velocity", "--predictions", "x.npz"])
+
+
+def test_scenario_tfrecord_with_map_renders_every_format(tmp_path, capsys):
+    womd_write = pytest.importorskip("drive.datasets.womd_write", reason="WOMD writer not present")
+    from tests.viz.scenes import make_scene
+
+    path = tmp_path / "scenes.tfrecord"
+    womd_write.write_scenarios(path, [make_scene(scenario_id=f"s{i}", num_agents=3 + i) for i in range(3)])
+    assert main([str(path), "--out", str(tmp_path / "s1.png"), "--scenario-id", "s1", "--size", "200"]) == 0
+    assert "(4 agents, 0 predicted mode(s))" in capsys.readouterr().out
+    assert main([str(path), "--out", str(tmp_path / "s.gif"), "--index", "2", "--max-frames", "4"]) == 0
+    assert len(iio.imread(tmp_path / "s.gif", index=None)) == 4
+    assert main([str(path), "--out", str(tmp_path / "run.html"), "--baseline", "constant_velocity"]) == 0
+    text = (tmp_path / "run.html").read_text()
+    payload = json.loads(re.search(r'id="drive-data">(.*?)</script>', text, re.S).group(1))
+    assert [len(s["agents"]) for s in payload["scenes"]] == [3, 4, 5]
+    assert all(len(s["map"]) == 6 for s in payload["scenes"])
