@@ -18,8 +18,9 @@ from pathlib import Path
 from drive.errors import ConfigError
 from drive.evaluation.baselines import constant_velocity
 from drive.evaluation.evaluator import MISSING_MODES, evaluate
+from drive.evaluation.ground_truth import prediction_stride
 from drive.evaluation.predictions import _atomic_write, load_predictions
-from drive.evaluation.result import SCHEMA_VERSION
+from drive.evaluation.result import SCHEMA_VERSION, comparison_table
 
 BASELINES = ("constant_velocity",)
 
@@ -40,7 +41,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--num-future-steps",
         type=int,
-        help="baseline horizon in dataset steps (default: every step after the current one)",
+        help="baseline horizon in dataset steps (default: that of the scored predictions, else every step "
+        "after the current one)",
     )
     parser.add_argument(
         "--num-modes", type=int, default=1, help="baseline modes (repeats, equal probability)"
@@ -58,9 +60,19 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def _baseline(args):
+def _baseline(args, predictions: list | None):
+    """The baseline's predictions per scenario. Its horizon is ``--num-future-steps``, else the horizon of
+    the scored predictions for that scenario (so both are compared over the same time), else every step
+    after the current one."""
+    by_id = {p.scenario_id: p for p in predictions or []}
+
     def predict(scenario):
-        steps = args.num_future_steps or scenario.num_steps - 1 - scenario.current_step
+        steps = args.num_future_steps
+        if steps is None and scenario.scenario_id in by_id:
+            tf = by_id[scenario.scenario_id].num_future_steps
+            steps = tf * prediction_stride(scenario, tf)
+        if steps is None:
+            steps = scenario.num_steps - 1 - scenario.current_step
         return constant_velocity(scenario, steps, num_modes=args.num_modes)
 
     return predict
@@ -75,10 +87,11 @@ def main(argv: list[str], prog: str = "drive evaluate", command: str = "evaluate
     from drive.datasets import LoadReport, iter_scenarios
 
     runs = {}
-    if args.predictions is not None:
-        runs[str(args.predictions)] = load_predictions(args.predictions)
+    loaded = load_predictions(args.predictions) if args.predictions is not None else None
+    if loaded is not None:
+        runs[str(args.predictions)] = loaded
     if args.baseline is not None:
-        runs[args.baseline] = _baseline(args)
+        runs[args.baseline] = _baseline(args, loaded)
     results, reports = {}, []
     for name, predictions in runs.items():
         report = LoadReport()
@@ -86,6 +99,8 @@ def main(argv: list[str], prog: str = "drive evaluate", command: str = "evaluate
         results[name] = evaluate(scenarios, predictions, source=args.source, missing=args.missing)
         reports.append(report)
     tables = "\n\n".join(result.table(title=f"== {name} ==") for name, result in results.items())
+    if len(results) > 1:
+        tables += "\n\n== comparison ==\n" + comparison_table(results)
     if args.skip_errors and reports[0].skipped:
         tables += "\n\n" + reports[0].summary()
     print(tables)

@@ -93,3 +93,9 @@ def _grid(columns: dict[str, dict[str, float]]) -> list[str]:
         for k in keys
     ]
     return [header, *rows]
+
+
+def comparison_table(results: dict[str, EvaluationResult]) -> str:
+    """Headline metrics of several runs side by side (one column per run), e.g. a model and a baseline."""
+    columns = {name: result.metrics for name, result in results.items()}
+    return "\n".join(_grid(columns))

@@ -80,3 +80,18 @@ def test_baseline_on_real_samples(parts, keys, tmp_path):
     metrics = json.loads(out.read_text())["metrics"]
     assert keys <= set(metrics)
     assert all(math.isfinite(v) and v >= 0 for v in metrics.values())
+
+
+def test_baseline_follows_the_predictions_horizon(womd_file, tmp_path, capsys):
+    path, scenes = womd_file
+    preds = tmp_path / "preds.npz"
+    save_predictions(preds, [constant_velocity(scene, 60) for scene in scenes])  # a 6 s model
+    out = tmp_path / "m.json"
+    argv = ["--data", str(path), "--predictions", str(preds), "--baseline", "constant_velocity"]
+    assert main([*argv, "--json", str(out)]) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert runs["constant_velocity"]["settings"]["horizon_s"] == [6.0]
+    assert "minADE" not in runs["constant_velocity"]["metrics"]  # no 8 s, no WOMD keys, for either run
+    assert runs["constant_velocity"]["metrics"] == runs[str(preds)]["metrics"]
+    comparison = capsys.readouterr().out.split("== comparison ==")[1]
+    assert "constant_velocity" in comparison and "minADE_6" in comparison
