@@ -86,11 +86,14 @@ class PoseRotaryAttention(nn.Module):
         key_padding_mask: torch.Tensor | None = None,
         attn_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        query_angle = self.angles(query_pos, query_heading)
+        same_pose = key_pos is query_pos and key_heading is query_heading  # self-attention: reuse
+        key_angle = query_angle if same_pose else self.angles(key_pos, key_heading)
         return self.attention(
             query,
             key_value,
-            self.angles(query_pos, query_heading),
-            self.angles(key_pos, key_heading),
+            query_angle,
+            key_angle,
             key_padding_mask=key_padding_mask,
             attn_mask=attn_mask,
         )

@@ -26,76 +26,109 @@ from torch import nn
 
 from drive.nn.masking import attention_mask
 
-
-def _angle(heading: torch.Tensor) -> torch.Tensor:
-    """Headings ``[B, N]`` -> ``[B, N, 1, 1]`` in at least fp32 (fp64 stays fp64 for exactness checks)."""
-    return heading.to(torch.promote_types(heading.dtype, torch.float32))[:, :, None, None]
+POSE_KINDS = ("key", "query", "output")
 
 
-def _rotate(vec: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate ``vec [..., 2]`` counter-clockwise by the angle whose cos/sin broadcast to ``[...]``."""
-    x, y = vec[..., 0], vec[..., 1]
-    return torch.stack([cos * x - sin * y, sin * x + cos * y], dim=-1)
-
-
-def transform_keys(
-    hom: torch.Tensor,
-    rot: torch.Tensor,
-    pos: torch.Tensor,
-    heading: torch.Tensor,
-    block_scale: torch.Tensor,
-    harmonics: torch.Tensor,
+def pose_matrices(
+    pos: torch.Tensor, heading: torch.Tensor, block_scale: torch.Tensor, harmonics: torch.Tensor, kind: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply ρ(g) to keys or values.
+    """Per-token blocks of the representation of the pose ``pos [B, N, 2]`` (divided by
+    ``block_scale [Nb]``), ``heading [B, N]`` rad: pose blocks ``[B, N, Nb, 3, 3]`` and rotation blocks
+    ``[B, N, Nr, 2, 2]`` for ``harmonics [Nr]``. ``kind`` "key" gives ρ(g) (keys and values), "query"
+    ρ(g)^{-T}, "output" ρ(g)^{-1}.
 
-    hom ``[B, N, H, Nb, 3]``, rot ``[B, N, H, Nr, 2]``, pos ``[B, N, 2]`` (any unit; divided by
-    ``block_scale [Nb]``), heading ``[B, N]`` rad, harmonics ``[Nr]`` integers.
+    Pose block ``ρ = [[R(ψ), t], [0, 1]]`` with t = p / s: ``ρ^{-T} = [[R, 0], [−tᵀR, 1]]``,
+    ``ρ^{-1} = [[Rᵀ, −Rᵀt], [0, 1]]``. Rotation pair ``R(mψ)``: ``ρ^{-T} = R(mψ)``, ``ρ^{-1} = R(−mψ)``.
+    Angles in at least fp32 (fp64 stays fp64 for exactness checks).
     """
-    angle = _angle(heading)  # (B, N, 1, 1)
-    cos, sin = angle.cos().to(hom.dtype), angle.sin().to(hom.dtype)
-    shift = pos[:, :, None, None, :] / block_scale[:, None]  # (B, N, 1, Nb, 2)
-    a = _rotate(hom[..., :2], cos, sin) + shift * hom[..., 2:]  # (B, N, H, Nb, 2)
-    hom_out = torch.cat([a, hom[..., 2:]], dim=-1)
-    rot_angle = angle * harmonics.to(angle.dtype)  # (B, N, 1, Nr)
-    rot_out = _rotate(rot, rot_angle.cos().to(rot.dtype), rot_angle.sin().to(rot.dtype))
-    return hom_out, rot_out
+    if kind not in POSE_KINDS:
+        raise ValueError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
+    work = torch.promote_types(pos.dtype, torch.float32)
+    psi = heading.to(work)[..., None]  # (B, N, 1)
+    sign = -1.0 if kind == "output" else 1.0  # ρ^{-1} rotates backwards; ρ and ρ^{-T} forwards
+    t = pos.to(work)[:, :, None, :] / block_scale.to(work)[:, None]  # (B, N, Nb, 2)
+    tx, ty = t[..., 0], t[..., 1]  # (B, N, Nb)
+    c, s = psi.cos().expand_as(tx), sign * psi.sin().expand_as(tx)
+    zero, one = torch.zeros_like(tx), torch.ones_like(tx)
+    if kind == "key":
+        rows = [(c, -s, tx), (s, c, ty), (zero, zero, one)]
+    elif kind == "query":
+        rows = [(c, -s, zero), (s, c, zero), (-(tx * c + ty * s), -(ty * c - tx * s), one)]
+    else:  # here s = −sin ψ, so [[c, −s], [s, c]] = Rᵀ and −Rᵀt = −(c tx − s ty, s tx + c ty)
+        rows = [(c, -s, -(c * tx - s * ty)), (s, c, -(s * tx + c * ty)), (zero, zero, one)]
+    hom = torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)  # (B, N, Nb, 3, 3)
+    angle = psi * harmonics.to(work)  # (B, N, Nr)
+    rc, rs = angle.cos(), sign * angle.sin()
+    rot = torch.stack([torch.stack([rc, -rs], -1), torch.stack([rs, rc], -1)], dim=-2)  # (B, N, Nr, 2, 2)
+    return hom, rot
 
 
-def transform_queries(
-    hom: torch.Tensor,
-    rot: torch.Tensor,
+def apply_pose(
+    matrices: tuple[torch.Tensor, torch.Tensor], x: torch.Tensor, extra: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Reference: multiply the leading channels of every head of ``x [B, N, H, w]`` (Nb pose blocks of 3,
+    then Nr pairs) by :func:`pose_matrices` blocks; the rest passes unchanged and ``extra [B, N, H, e]``
+    is appended. Returns ``[B, N, H, w + e]``. :func:`transform` computes the same with less memory."""
+    hom_m, rot_m = matrices
+    b, n, h, _ = x.shape
+    nb, nr = hom_m.shape[2], rot_m.shape[2]
+    hom = x[..., : 3 * nb].reshape(b, n, h, nb, 3)
+    rot = x[..., 3 * nb : 3 * nb + 2 * nr].reshape(b, n, h, nr, 2)
+    hom = torch.einsum("bnkij,bnhkj->bnhki", hom_m.to(x.dtype), hom)  # (B, N, H, Nb, 3)
+    rot = torch.einsum("bnkij,bnhkj->bnhki", rot_m.to(x.dtype), rot)  # (B, N, H, Nr, 2)
+    parts = [hom.flatten(-2), rot.flatten(-2), x[..., 3 * nb + 2 * nr :]]
+    return torch.cat(parts if extra is None else [*parts, extra], dim=-1)
+
+
+def transform(
+    x: torch.Tensor,
     pos: torch.Tensor,
     heading: torch.Tensor,
     block_scale: torch.Tensor,
     harmonics: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply ρ(g)^{-T} to queries (shapes as :func:`transform_keys`)."""
-    angle = _angle(heading)
-    cos, sin = angle.cos().to(hom.dtype), angle.sin().to(hom.dtype)
-    a = _rotate(hom[..., :2], cos, sin)  # (B, N, H, Nb, 2)
-    shift = pos[:, :, None, None, :] / block_scale[:, None]  # (B, N, 1, Nb, 2)
-    c = hom[..., 2:] - (shift * a).sum(-1, keepdim=True)
-    rot_angle = angle * harmonics.to(angle.dtype)
-    rot_out = _rotate(rot, rot_angle.cos().to(rot.dtype), rot_angle.sin().to(rot.dtype))
-    return torch.cat([a, c], dim=-1), rot_out
+    kind: str,
+    extra: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``apply_pose(pose_matrices(pos, heading, block_scale, harmonics, kind), x, extra)`` written
+    elementwise into one output tensor: ``x [B, N, H, w]``, pos ``[B, N, 2]``, heading ``[B, N]``.
 
-
-def untransform_output(
-    hom: torch.Tensor,
-    rot: torch.Tensor,
-    pos: torch.Tensor,
-    heading: torch.Tensor,
-    block_scale: torch.Tensor,
-    harmonics: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Apply ρ(g_q)^{-1} to attention outputs (exact because softmax weights sum to one)."""
-    angle = _angle(heading)
-    cos, sin = angle.cos().to(hom.dtype), angle.sin().to(hom.dtype)
-    shift = pos[:, :, None, None, :] / block_scale[:, None]
-    a = _rotate(hom[..., :2] - shift * hom[..., 2:], cos, -sin)
-    rot_angle = angle * harmonics.to(angle.dtype)
-    rot_out = _rotate(rot, rot_angle.cos().to(rot.dtype), -rot_angle.sin().to(rot.dtype))
-    return torch.cat([a, hom[..., 2:]], dim=-1), rot_out
+    No per-token matrices and no tensor-sized temporaries beyond the output; under autograd the
+    products save only per-token cos, sin and shifts, not copies of ``x``.
+    """
+    if kind not in POSE_KINDS:
+        raise ValueError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
+    b, n, h, w = x.shape
+    nb, nr = block_scale.shape[0], harmonics.shape[0]
+    used = 3 * nb + 2 * nr
+    out = x.new_empty(b, n, h, w + (0 if extra is None else extra.shape[-1]))
+    out[..., used:w] = x[..., used:]
+    if extra is not None:
+        out[..., w:] = extra
+    work = torch.promote_types(pos.dtype, torch.float32)
+    psi = heading.to(work)[:, :, None, None]  # (B, N, 1, 1)
+    sign = -1.0 if kind == "output" else 1.0
+    cos, sin = psi.cos().to(x.dtype), (sign * psi.sin()).to(x.dtype)
+    if nb:
+        t = (pos.to(work)[:, :, None, :] / block_scale.to(work)[:, None]).to(x.dtype)  # (B, N, Nb, 2)
+        tx, ty = t[:, :, None, :, 0], t[:, :, None, :, 1]  # (B, N, 1, Nb)
+        hom = x[..., : 3 * nb].unflatten(-1, (nb, 3))  # (B, N, H, Nb, 3)
+        ax, ay, c = hom[..., 0], hom[..., 1], hom[..., 2]  # (B, N, H, Nb)
+        dst = out[..., : 3 * nb].unflatten(-1, (nb, 3))
+        if kind == "output":  # Rᵀ (a − t c)
+            ax, ay = ax - tx * c, ay - ty * c
+        rx, ry = cos * ax - sin * ay, sin * ax + cos * ay
+        if kind == "key":  # R a + t c
+            rx, ry = rx + tx * c, ry + ty * c
+        dst[..., 0], dst[..., 1] = rx, ry
+        dst[..., 2] = c - (tx * rx + ty * ry) if kind == "query" else c  # query: c − tᵀ R a
+    if nr:
+        angle = psi * harmonics.to(work)  # (B, N, 1, Nr)
+        rc, rs = angle.cos().to(x.dtype), (sign * angle.sin()).to(x.dtype)
+        rot = x[..., 3 * nb : used].unflatten(-1, (nr, 2))  # (B, N, H, Nr, 2)
+        dst = out[..., 3 * nb : used].unflatten(-1, (nr, 2))
+        dst[..., 0] = rc * rot[..., 0] - rs * rot[..., 1]
+        dst[..., 1] = rs * rot[..., 0] + rc * rot[..., 1]
+    return out
 
 
 def distance_features(pos: torch.Tensor, beta: torch.Tensor, scale: float, as_query: bool) -> torch.Tensor:
@@ -159,18 +192,12 @@ class SE2Attention(nn.Module):
         self.v_proj = nn.Linear(embed_dim, embed_dim)
         self.out_proj = nn.Linear(embed_dim, embed_dim)
 
-    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``[B, N, H * w]`` -> pose blocks ``[B, N, H, Nb, 3]``, pairs ``[B, N, H, Nr, 2]``, rest."""
+    def _project(
+        self, proj: nn.Linear, x: torch.Tensor, pose: tuple, kind: str, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, n, _ = x.shape
-        x = x.view(b, n, self.num_heads, -1)  # (B, N, H, w)
-        nb, nr = 3 * self.num_blocks, 2 * self.num_pairs
-        hom = x[..., :nb].reshape(b, n, self.num_heads, self.num_blocks, 3)
-        rot = x[..., nb : nb + nr].reshape(b, n, self.num_heads, self.num_pairs, 2)
-        return hom, rot, x[..., nb + nr :]
-
-    @staticmethod
-    def _merge(hom: torch.Tensor, rot: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        return torch.cat([hom.flatten(-2), rot.flatten(-2), *rest], dim=-1)  # (B, N, H, w)
+        geo = (self.block_scale, self.harmonics)
+        return transform(proj(x).view(b, n, self.num_heads, -1), *pose, *geo, kind, extra)  # (B, N, H, dh)
 
     def forward(
         self,
@@ -184,17 +211,15 @@ class SE2Attention(nn.Module):
         attn_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b, nq, d = query.shape
-        geo = (self.block_scale.to(query.dtype), self.harmonics)
+        geo = (self.block_scale, self.harmonics)
         score_scale = 1.0 / math.sqrt(self.head_dim)
         beta = F.softplus(self.beta_raw).to(query.dtype) / score_scale  # (H,) cancels SDPA's scale
-        qh, qr, qf = self._split(self.q_proj(query))
-        kh, kr, kf = self._split(self.k_proj(key_value))
-        vh, vr, vf = self._split(self.v_proj(key_value))
         q_dist = distance_features(query_pos.to(query.dtype), beta, self.distance_scale_m, True)
         k_dist = distance_features(key_pos.to(query.dtype), beta, self.distance_scale_m, False)
-        q = self._merge(*transform_queries(qh, qr, query_pos, query_heading, *geo), qf, q_dist)
-        k = self._merge(*transform_keys(kh, kr, key_pos, key_heading, *geo), kf, k_dist)
-        v = self._merge(*transform_keys(vh, vr, key_pos, key_heading, *geo), vf)  # (B, Nk, H, dh)
+        q_pose, k_pose = (query_pos, query_heading), (key_pos, key_heading)
+        q = self._project(self.q_proj, query, q_pose, "query", q_dist)  # (B, Nq, H, dh)
+        k = self._project(self.k_proj, key_value, k_pose, "key", k_dist)  # (B, Nk, H, dh)
+        v = self._project(self.v_proj, key_value, k_pose, "key")  # (B, Nk, H, dh)
         mask, has_key = attention_mask(key_padding_mask, attn_mask, nq)
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2),
@@ -204,9 +229,8 @@ class SE2Attention(nn.Module):
             dropout_p=self.dropout if self.training else 0.0,
             scale=score_scale,
         ).transpose(1, 2)  # (B, Nq, H, dh)
-        oh, orot, of = self._split(out.reshape(b, nq, d))
-        out = self._merge(*untransform_output(oh, orot, query_pos, query_heading, *geo), of)
-        out = self.out_proj(out.reshape(b, nq, d))
+        out = transform(out, *q_pose, *geo, "output").reshape(b, nq, d)
+        out = self.out_proj(out)
         if has_key is not None:  # a query with nothing to attend to outputs zeros
             out = out * has_key[..., None].to(out.dtype)
         return out

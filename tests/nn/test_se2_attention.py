@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from drive.nn import SE2Attention
-from drive.nn.se2_attention import distance_features, transform_keys, transform_queries, untransform_output
+from drive.nn.se2_attention import POSE_KINDS, apply_pose, distance_features, pose_matrices, transform
 from tests.nn.helpers import DTYPE, in_frame_of, move, tokens_and_poses
 
 
@@ -47,13 +47,12 @@ def test_each_query_sees_only_relative_poses():
 def test_scores_equal_relative_representation():
     """q'·k' = qᵀ ρ(g_q⁻¹ g_k) k for one pose block and one rotation pair, vs explicit matrices."""
     g = torch.Generator().manual_seed(3)
-    hom_q, hom_k = torch.randn(2, 1, 1, 1, 1, 3, generator=g, dtype=DTYPE).unbind(0)
-    rot_q, rot_k = torch.randn(2, 1, 1, 1, 1, 2, generator=g, dtype=DTYPE).unbind(0)
+    q, k = torch.randn(2, 1, 1, 1, 5, generator=g, dtype=DTYPE).unbind(0)  # (B, N, H, 3 + 2)
     pos = torch.tensor([[[3.0, -2.0]], [[-7.0, 5.0]]], dtype=DTYPE)  # query pose, key pose
     head = torch.tensor([[0.4], [-2.5]], dtype=DTYPE)
-    scale, harm = torch.tensor([10.0], dtype=DTYPE), torch.tensor([2.0])
-    qh, qr = transform_queries(hom_q, rot_q, pos[0:1], head[0:1], scale, harm)
-    kh, kr = transform_keys(hom_k, rot_k, pos[1:2], head[1:2], scale, harm)
+    geo = (torch.tensor([10.0], dtype=DTYPE), torch.tensor([2.0]))
+    q_t = apply_pose(pose_matrices(pos[0:1], head[0:1], *geo, "query"), q)
+    k_t = apply_pose(pose_matrices(pos[1:2], head[1:2], *geo, "key"), k)
     rel_pos, rel_head = in_frame_of(pos[1, 0], head[1, 0], pos[0, 0], head[0, 0])
 
     def rot(a):
@@ -62,21 +61,42 @@ def test_scores_equal_relative_representation():
     rho = torch.eye(3, dtype=DTYPE)
     rho[:2, :2] = rot(float(rel_head))
     rho[:2, 2] = rel_pos / 10.0
-    expected_hom = hom_q.flatten() @ rho @ hom_k.flatten()
-    expected_rot = rot_q.flatten() @ rot(2 * float(rel_head)) @ rot_k.flatten()
-    torch.testing.assert_close((qh * kh).sum(), expected_hom)
-    torch.testing.assert_close((qr * kr).sum(), expected_rot)
+    q, k, q_t, k_t = q.flatten(), k.flatten(), q_t.flatten(), k_t.flatten()
+    torch.testing.assert_close((q_t[:3] * k_t[:3]).sum(), q[:3] @ rho @ k[:3])
+    torch.testing.assert_close((q_t[3:] * k_t[3:]).sum(), q[3:] @ rot(2 * float(rel_head)) @ k[3:])
 
 
-def test_output_map_inverts_value_map_for_one_key():
-    """With a single key (weight 1) at the query's own pose, ρ(g)^{-1} ρ(g) v = v."""
-    g = torch.Generator().manual_seed(4)
-    hom, rot = torch.randn(1, 1, 2, 2, 3, generator=g, dtype=DTYPE), torch.randn(1, 1, 2, 3, 2, dtype=DTYPE)
-    pos, head = torch.tensor([[[12.0, -4.0]]], dtype=DTYPE), torch.tensor([[1.3]], dtype=DTYPE)
+def test_query_and_output_blocks_are_inverse_transpose_and_inverse():
+    pos = torch.tensor([[[12.0, -4.0], [-3.0, 8.0]]], dtype=DTYPE)
+    head = torch.tensor([[1.3, -2.2]], dtype=DTYPE)
     geo = (torch.tensor([10.0, 50.0], dtype=DTYPE), torch.tensor([1.0, 2.0, 3.0]))
-    back = untransform_output(*transform_keys(hom, rot, pos, head, *geo), pos, head, *geo)
-    torch.testing.assert_close(back[0], hom)
-    torch.testing.assert_close(back[1], rot)
+    key = pose_matrices(pos, head, *geo, "key")
+    query = pose_matrices(pos, head, *geo, "query")
+    output = pose_matrices(pos, head, *geo, "output")
+    for k, q, o in zip(key, query, output):
+        torch.testing.assert_close(q, torch.linalg.inv(k).transpose(-1, -2))
+        torch.testing.assert_close(o, torch.linalg.inv(k))
+    with pytest.raises(ValueError, match="kind"):
+        pose_matrices(pos, head, *geo, "value")
+
+
+@pytest.mark.parametrize("kind", POSE_KINDS)
+def test_elementwise_transform_equals_matrix_reference(kind):
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 4, 3, 16, generator=g, dtype=DTYPE, requires_grad=True)
+    extra = torch.randn(2, 4, 3, 3, generator=g, dtype=DTYPE)
+    pos, head = (
+        torch.randn(2, 4, 2, generator=g, dtype=DTYPE) * 40,
+        torch.randn(2, 4, generator=g, dtype=DTYPE),
+    )
+    geo = (torch.tensor([10.0, 50.0], dtype=DTYPE), torch.tensor([1.0, 2.0, 3.0]))
+    fast = transform(x, pos, head, *geo, kind, extra)
+    slow = apply_pose(pose_matrices(pos, head, *geo, kind), x, extra)
+    torch.testing.assert_close(fast, slow)
+    weights = torch.randn(fast.shape, generator=g, dtype=DTYPE)
+    (grad_fast,) = torch.autograd.grad((fast * weights).sum(), x)
+    (grad_slow,) = torch.autograd.grad((slow * weights).sum(), x)
+    torch.testing.assert_close(grad_fast, grad_slow)
 
 
 def test_distance_features_give_negative_squared_distance():
