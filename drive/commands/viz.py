@@ -38,7 +38,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--window", help="fixed view 'X,Y,HALF_WIDTH' in metres (scene frame)")
     parser.add_argument("--half-width", type=float, help="view half-width in metres around the focus agents")
     parser.add_argument("--step", type=int, help="step to draw in a figure (default: the current step)")
-    parser.add_argument("--attention", help=".npy of attention weights [A] of the first focus agent")
+    parser.add_argument("--attention", help=".npy: attention weights [A] or [H, A] of the first focus agent")
     parser.add_argument("--size", type=int, help="image side in pixels (default 800 figure, 480 replay)")
     parser.add_argument("--fps", type=float, default=10.0, help="replay frames per second (default 10)")
     parser.add_argument("--max-frames", type=int, default=40, help="most frames in a replay (default 40)")
@@ -103,10 +103,10 @@ def _render_one(args, out: Path, predictions) -> str:
     attention = None
     if args.attention:
         weights = np.load(args.attention, allow_pickle=False)
-        if weights.shape != (scenario.agents.num_agents,):
+        if weights.ndim not in (1, 2) or weights.shape[-1] != scenario.agents.num_agents:
             raise DataError(
-                f"{args.attention}: expected attention weights of shape ({scenario.agents.num_agents},), "
-                f"got {weights.shape}"
+                f"{args.attention}: expected attention weights [A] or [H, A] with A = "
+                f"{scenario.agents.num_agents}, got shape {weights.shape}"
             )
         attention = viz.AgentAttention(int(focus[0]), weights)
     suffix = out.suffix.lower()

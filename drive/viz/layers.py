@@ -15,6 +15,7 @@ from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import to_rgba
 
 from drive.data.schema import AgentType, MapFeatures, MapType, Scenario
+from drive.errors import ConfigError
 from drive.viz.forecast import SceneForecast
 from drive.viz.style import (
     ATTENTION_COLOUR,
@@ -33,11 +34,25 @@ AGENT_BOXES_GID = "agent-boxes"
 
 @dataclass(frozen=True)
 class AgentAttention:
-    """Where one agent attends: ``agent_idx`` is the attending agent, ``weights [A]`` (non-negative)
-    its attention over the scene's agents, e.g. heads averaged from an interaction layer."""
+    """Where one agent attends: ``agent_idx`` is the attending agent, ``weights`` its non-negative
+    attention over the scene's A agents, ``[A]`` or per head ``[H, A]`` (e.g. the
+    ``return_weights`` output of an interaction layer's rotary attention for that query)."""
 
     agent_idx: int
     weights: np.ndarray
+
+    def __post_init__(self) -> None:
+        weights = np.asarray(self.weights)
+        if weights.ndim not in (1, 2) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ConfigError(
+                f"AgentAttention.weights: expected finite non-negative [A] or [H, A], got shape "
+                f"{weights.shape}"
+            )
+
+    def agent_weights(self) -> np.ndarray:
+        """Weights ``[A]``, averaged over heads when given per head."""
+        weights = np.asarray(self.weights, np.float64)
+        return weights.mean(axis=0) if weights.ndim == 2 else weights
 
 
 def box_corners(position: np.ndarray, heading_rad: np.ndarray, length_m, width_m) -> np.ndarray:
@@ -177,7 +192,7 @@ def draw_attention(ax: Axes, scenario: Scenario, step: int, attention: AgentAtte
     """Lines from the attending agent to every agent valid at ``step``; width and opacity grow with
     the attention weight (normalised by the largest)."""
     agents = scenario.agents
-    weights = np.asarray(attention.weights, np.float64).reshape(-1)
+    weights = attention.agent_weights()  # (A,)
     source = agents.position[attention.agent_idx, step]
     valid = agents.valid[:, step] & (np.arange(agents.num_agents) != attention.agent_idx)
     valid &= weights > 0

@@ -135,3 +135,19 @@ def test_traffic_lights_are_drawn_in_their_state_colour():
     assert later.num_signals_drawn == 2
     dots = [c for c in figure.axes[0].collections if c.get_zorder() == 5]
     assert [to_hex(c) for c in dots[0].get_facecolors()] == ["#d7191c"]
+
+
+def test_attention_lines_go_to_every_other_attended_agent():
+    from drive.viz import AgentAttention
+
+    scenario = make_scene(num_agents=4)
+    per_head = np.array([[0.0, 0.2, 0.0, 0.8], [0.0, 0.4, 0.0, 0.6]])  # (H, A): agent 2 gets nothing
+    attention = AgentAttention(0, per_head)
+    np.testing.assert_allclose(attention.agent_weights(), [0.0, 0.3, 0.0, 0.7])
+    figure, _ = render_figure(scenario, attention=attention, size_px=200)
+    lines = [c for c in figure.axes[0].collections if c.get_zorder() == 5]
+    assert len(lines) == 1 and len(lines[0].get_segments()) == 2
+    widths = lines[0].get_linewidths()
+    assert widths[1] > widths[0]  # the heavier weight draws the wider line
+    with pytest.raises(ConfigError, match="non-negative"):
+        AgentAttention(0, np.array([0.5, -0.1]))
