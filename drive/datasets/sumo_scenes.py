@@ -1,0 +1,302 @@
+"""SUMO floating-car data (FCD) -> dense tracks -> WOMD-like :class:`Scenario` windows.
+
+Glossary: N objects in a simulation run, S recorded steps, A agents in a scene, T = 91 steps per scene.
+SUMO reports a vehicle's front-bumper centre and its angle in degrees clockwise from north; tracks
+hold the box centre and the heading in radians counter-clockwise from +x, wrapped to [-pi, pi).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from drive.data.schema import AgentTracks, AgentType, MapFeatures, MapType, Scenario, TrafficLights
+from drive.datasets.sumo_network import RoadNetwork
+from drive.errors import ConfigError, DataError
+from drive.geometry.se2 import wrap_angle
+
+# SUMO vType id -> (agent type, length, width, height in m). sumo.py writes the same sizes into the
+# vType definitions, so boxes here match what SUMO simulated.
+VEHICLE_TYPES: dict[str, tuple[AgentType, float, float, float]] = {
+    "car": (AgentType.VEHICLE, 4.6, 1.8, 1.5),
+    "truck": (AgentType.VEHICLE, 7.5, 2.4, 3.2),
+    "bus": (AgentType.VEHICLE, 12.0, 2.5, 3.4),
+    "bike": (AgentType.CYCLIST, 1.7, 0.65, 1.7),
+}
+PEDESTRIAN_SIZE_M = (0.4, 0.5, 1.75)
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """How scenes are cut from a run. Defaults follow WOMD: 10 Hz, 11 history steps (incl. current), 80
+    future steps."""
+
+    dt_s: float = 0.1
+    history_steps: int = 11
+    future_steps: int = 80
+    agent_radius_m: float = 75.0
+    map_radius_m: float = 80.0
+    max_agents: int = 128
+    max_targets: int = 8
+    window_stride_s: float = 5.0
+    scenes_per_window: int = 3
+    sdc_separation_m: float = 60.0
+    min_travel_m: float = 2.0
+
+    def __post_init__(self) -> None:
+        positive = ("dt_s", "agent_radius_m", "map_radius_m", "window_stride_s")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"SceneConfig.{name} must be > 0, got {getattr(self, name)}")
+        at_least_one = ("history_steps", "future_steps", "max_agents", "max_targets", "scenes_per_window")
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"SceneConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def num_steps(self) -> int:
+        return self.history_steps + self.future_steps
+
+
+@dataclass(frozen=True)
+class RunTracks:
+    """All objects of one run on the recording grid: times_s ``[S]``; types ``[N]`` int8; size
+    ``[N, 3]``; position ``[N, S, 2]``; heading ``[N, S]``; speed ``[N, S]``; valid ``[N, S]``."""
+
+    times_s: np.ndarray
+    types: np.ndarray
+    size: np.ndarray
+    position: np.ndarray
+    heading: np.ndarray
+    speed: np.ndarray
+    valid: np.ndarray
+
+
+def sumo_angle_to_heading(angle_deg: np.ndarray) -> np.ndarray:
+    """SUMO angle (degrees clockwise from north) -> heading (radians counter-clockwise from +x) in
+    [-pi, pi)."""
+    return wrap_angle(np.deg2rad(90.0 - np.asarray(angle_deg, np.float64)))
+
+
+def _object_table(table, prefix: str):
+    """Columns of one FCD parquet table (``vehicle_*`` or ``person_*``) as numpy arrays; names and
+    types as ``(codes [R], dictionary)`` pairs, which is much faster than comparing strings."""
+    import pyarrow.compute as pc
+
+    def column(name: str):
+        return table.column(f"{prefix}_{name}")
+
+    def encoded(name: str) -> tuple[np.ndarray, list[str]]:
+        chunks = pc.dictionary_encode(column(name)).combine_chunks()
+        return chunks.indices.to_numpy(zero_copy_only=False), chunks.dictionary.to_pylist()
+
+    return (
+        table.column("timestep_time").to_numpy(),
+        encoded("id"),
+        np.stack([column("x").to_numpy(), column("y").to_numpy()], -1),
+        column("angle").to_numpy().astype(np.float64),
+        column("speed").to_numpy().astype(np.float64),
+        encoded("type"),
+    )
+
+
+def read_fcd(vehicle_path: Path, person_path: Path, begin_s: float, end_s: float, dt_s: float) -> RunTracks:
+    """Dense tracks from SUMO's parquet FCD outputs for steps in [begin_s, end_s)."""
+    import pyarrow.parquet as pq
+
+    num_steps = int(round((end_s - begin_s) / dt_s))
+    rows = []
+    for path, prefix in ((vehicle_path, "vehicle"), (person_path, "person")):
+        if path.exists() and path.stat().st_size > 0:
+            rows.append(_object_table(pq.read_table(path), prefix))
+    if not rows:
+        raise DataError(f"{vehicle_path}: the simulation recorded no vehicle or person")
+    # Codes made unique across the two tables: object k of table j gets code k + (objects before j).
+    name_base = np.cumsum([0] + [len(r[1][1]) for r in rows])
+    names = np.concatenate([r[1][0].astype(np.int64) + base for r, base in zip(rows, name_base)])
+    kind_names = [name for r in rows for name in r[5][1]]
+    kind_base = np.cumsum([0] + [len(r[5][1]) for r in rows])
+    kinds = np.concatenate([r[5][0].astype(np.int64) + base for r, base in zip(rows, kind_base)])
+    times, xy, angle, speed = (np.concatenate([r[i] for r in rows]) for i in (0, 2, 3, 4))
+    step = np.rint((times - begin_s) / dt_s).astype(np.int64)
+    keep = (step >= 0) & (step < num_steps)
+    step, names, xy, angle, speed, kinds = (
+        step[keep],
+        names[keep],
+        xy[keep],
+        angle[keep],
+        speed[keep],
+        kinds[keep],
+    )
+    # Objects numbered by the step they first appear at, then by SUMO's (fixed) output order.
+    first_row = np.full(int(name_base[-1]), np.iinfo(np.int64).max)
+    np.minimum.at(first_row, names, np.arange(len(names)))
+    seen = np.flatnonzero(first_row < np.iinfo(np.int64).max)
+    order = seen[np.lexsort((first_row[seen], step[first_row[seen]]))]
+    rank = np.zeros(int(name_base[-1]), np.int64)
+    rank[order] = np.arange(len(order))
+    object_idx = rank[names]
+    num_objects = len(order)
+    types = np.full(num_objects, int(AgentType.PEDESTRIAN), np.int8)
+    size = np.tile(np.array(PEDESTRIAN_SIZE_M, np.float64), (num_objects, 1))
+    for code, name in enumerate(kind_names):
+        if name in VEHICLE_TYPES:
+            agent_type, length, width, height = VEHICLE_TYPES[name]
+            members = np.unique(object_idx[kinds == code])
+            types[members] = int(agent_type)
+            size[members] = (length, width, height)
+    heading = sumo_angle_to_heading(angle)
+    centre = xy - size[object_idx, :1] / 2 * np.stack([np.cos(heading), np.sin(heading)], -1)
+    is_person = types[object_idx] == AgentType.PEDESTRIAN
+    centre[is_person] = xy[is_person]  # a person's reported position is already its centre
+    position = np.zeros((num_objects, num_steps, 2))
+    heading_grid = np.zeros((num_objects, num_steps))
+    speed_grid = np.zeros((num_objects, num_steps))
+    valid = np.zeros((num_objects, num_steps), bool)
+    position[object_idx, step] = centre
+    heading_grid[object_idx, step] = heading
+    speed_grid[object_idx, step] = speed
+    valid[object_idx, step] = True
+    times_s = begin_s + dt_s * np.arange(num_steps)
+    return RunTracks(times_s, types, size, position, heading_grid, speed_grid, valid)
+
+
+def _travel_m(position: np.ndarray) -> np.ndarray:
+    """Largest distance ``[N]`` from the first point of each fully valid track ``[N, T, 2]``."""
+    return np.linalg.norm(position - position[:, :1], axis=-1).max(axis=-1)
+
+
+def pick_sdcs(tracks: RunTracks, window: slice, config: SceneConfig, rng: np.random.Generator) -> list[int]:
+    """Up to ``scenes_per_window`` vehicles valid over the whole window, moving, and at least
+    ``sdc_separation_m`` apart at the current step."""
+    full = tracks.valid[:, window].all(axis=1)
+    candidates = np.flatnonzero(full & (tracks.types == AgentType.VEHICLE))
+    candidates = candidates[_travel_m(tracks.position[candidates, window]) >= config.min_travel_m]
+    current = window.start + config.history_steps - 1
+    chosen: list[int] = []
+    for index in rng.permutation(candidates):
+        here = tracks.position[index, current]
+        if all(np.linalg.norm(here - tracks.position[c, current]) >= config.sdc_separation_m for c in chosen):
+            chosen.append(int(index))
+            if len(chosen) == config.scenes_per_window:
+                break
+    return chosen
+
+
+def crop_map(road_map: MapFeatures, centre: np.ndarray, radius_m: float) -> MapFeatures:
+    """Polylines reaching within ``radius_m`` of ``centre [2]``, each trimmed to the stretch from its
+    first to its last point inside that radius; crosswalk polygons are kept whole."""
+    inside = np.linalg.norm(road_map.points - centre.astype(np.float32), axis=-1) <= radius_m  # (P_total,)
+    keep, begins, ends = [], [], []
+    for m in range(road_map.num_polylines):
+        begin, end = int(road_map.offsets[m]), int(road_map.offsets[m + 1])
+        hits = np.flatnonzero(inside[begin:end])
+        if hits.size == 0:
+            continue
+        keep.append(m)
+        if road_map.types[m] == MapType.CROSSWALK:
+            begins.append(begin)
+            ends.append(end)
+        else:
+            begins.append(begin + int(hits[0]))
+            ends.append(begin + int(hits[-1]) + 1)
+    keep_idx = np.array(keep, np.int64)
+    lengths = np.array(ends, np.int64) - np.array(begins, np.int64)
+    rows = np.concatenate([np.arange(b, e) for b, e in zip(begins, ends)]) if keep else np.zeros(0, np.int64)
+    return MapFeatures(
+        ids=road_map.ids[keep_idx],
+        types=road_map.types[keep_idx],
+        subtypes=road_map.subtypes[keep_idx],
+        points=road_map.points[rows],
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+    )
+
+
+def _signals(network: RoadNetwork, road_map: MapFeatures, times_s: np.ndarray) -> TrafficLights | None:
+    lanes = np.flatnonzero(np.isin(network.signal_lane_ids, road_map.ids))
+    if lanes.size == 0:
+        return None
+    num_steps = len(times_s)
+    states = network.signal_states(times_s)[:, lanes]
+    return TrafficLights(
+        lane_ids=network.signal_lane_ids[lanes],
+        states=states,
+        stop_point=np.broadcast_to(network.signal_stop_points[lanes], (num_steps, lanes.size, 2)).copy(),
+        valid=np.ones((num_steps, lanes.size), bool),
+    )
+
+
+def make_scene(
+    tracks: RunTracks,
+    network: RoadNetwork,
+    window: slice,
+    sdc: int,
+    config: SceneConfig,
+    rng: np.random.Generator,
+    scenario_id: str,
+    extras: dict,
+) -> Scenario:
+    """The scene around vehicle ``sdc`` over ``window`` (``config.num_steps`` recorded steps)."""
+    current = config.history_steps - 1
+    valid = tracks.valid[:, window]  # (N, T)
+    position = tracks.position[:, window]  # (N, T, 2)
+    centre = position[sdc, current]
+    distance = np.where(valid, np.linalg.norm(position - centre, axis=-1), np.inf).min(axis=1)  # (N,)
+    members = np.flatnonzero(distance <= config.agent_radius_m)
+    members = members[np.lexsort((members, distance[members]))][: config.max_agents]  # nearest first
+    valid = valid[members]
+    heading = np.where(valid, tracks.heading[members, window], 0.0)
+    speed = np.where(valid, tracks.speed[members, window], 0.0)
+    velocity = speed[..., None] * np.stack([np.cos(heading), np.sin(heading)], -1)
+    agents = AgentTracks(
+        ids=members.astype(np.int64),
+        types=tracks.types[members],
+        position=np.where(valid[..., None], position[members], 0.0).astype(np.float32),
+        heading=heading.astype(np.float32),
+        velocity=velocity.astype(np.float32),
+        size=tracks.size[members].astype(np.float32),
+        valid=valid,
+    )
+    full = valid.all(axis=1)
+    travel = np.zeros(len(members))
+    travel[full] = _travel_m(agents.position[full])
+    candidates = np.flatnonzero(full & (travel >= config.min_travel_m))
+    targets = np.sort(rng.permutation(candidates)[: config.max_targets])
+    road_map = crop_map(network.map, centre, config.map_radius_m)
+    return Scenario(
+        scenario_id=scenario_id,
+        source="sumo",
+        dt_s=config.dt_s,
+        current_step=current,
+        agents=agents,
+        target_idx=targets.astype(np.int64),
+        map=road_map,
+        sdc_idx=int(np.flatnonzero(members == sdc)[0]),
+        traffic_lights=_signals(network, road_map, tracks.times_s[window]),
+        extras=extras,
+    )
+
+
+def cut_scenes(
+    tracks: RunTracks,
+    network: RoadNetwork,
+    config: SceneConfig,
+    rng: np.random.Generator,
+    max_scenes: int,
+    id_prefix: str,
+    extras: dict,
+) -> list[Scenario]:
+    """Up to ``max_scenes`` scenes from consecutive windows ``window_stride_s`` apart."""
+    stride = max(1, int(round(config.window_stride_s / config.dt_s)))
+    scenes: list[Scenario] = []
+    for start in range(0, tracks.valid.shape[1] - config.num_steps + 1, stride):
+        window = slice(start, start + config.num_steps)
+        for sdc in pick_sdcs(tracks, window, config, rng):
+            if len(scenes) == max_scenes:
+                return scenes
+            scene_extras = {**extras, "start_time_s": round(float(tracks.times_s[start]), 3)}
+            scene_id = f"{id_prefix}-t{start:05d}-a{sdc:04d}"
+            scenes.append(make_scene(tracks, network, window, sdc, config, rng, scene_id, scene_extras))
+    return scenes

@@ -1,0 +1,209 @@
+"""Simulated traffic: geometry helpers on hand-computed cases, FCD conversion, and tiny end-to-end runs
+(valid scenes for several seeds, byte-identical files for one seed, read back by the WOMD reader)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drive.data.schema import AgentType, MapFeatures, MapType
+from drive.datasets import iter_scenarios
+from drive.datasets import sumo as sumo_sim
+from drive.datasets.sumo_network import SignalProgram, crosswalk_polygon, offset_polyline, resample_polyline
+from drive.datasets.sumo_scenes import VEHICLE_TYPES, crop_map, read_fcd, sumo_angle_to_heading
+from drive.errors import ConfigError
+from drive.geometry.se2 import wrap_angle
+
+TINY = {"num_scenes": 6, "scenes_per_run": 2}
+
+
+def _simulate(out: Path, seed: int, workers: int = 1) -> dict:
+    return sumo_sim.simulate(out, sumo_sim.SimulationConfig(seed=seed, **TINY), workers=workers)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """Seed 0 twice (one and two worker processes), seeds 1 and 2 once."""
+    out = {}
+    for name, seed, workers in (("a", 0, 1), ("b", 0, 2), ("s1", 1, 1), ("s2", 2, 1)):
+        out[name] = tmp_path_factory.mktemp(f"sim_{name}")
+        _simulate(out[name], seed, workers)
+    return out
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_sumo_angle_to_heading_hand_values():
+    # SUMO: degrees clockwise from north. Ours: radians counter-clockwise from +x, in [-pi, pi).
+    got = sumo_angle_to_heading(np.array([0.0, 90.0, 180.0, 270.0, 45.0, 360.0]))
+    want = np.array([math.pi / 2, 0.0, -math.pi / 2, -math.pi, math.pi / 4, math.pi / 2])
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_offset_polyline_left_and_right_of_travel():
+    line = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])  # east, then north
+    left = offset_polyline(line, 1.5)
+    np.testing.assert_allclose(left[0], [0.0, 1.5])
+    np.testing.assert_allclose(left[-1], [8.5, 10.0])
+    np.testing.assert_allclose(left[1], [8.5, 1.5])  # the mitred corner keeps 1.5 m from both legs
+    np.testing.assert_allclose(offset_polyline(line, -2.0)[0], [0.0, -2.0])
+
+
+def test_resample_keeps_vertices_and_bounds_spacing():
+    line = np.array([[0.0, 0.0], [3.3, 0.0], [3.3, 0.2]])
+    out = resample_polyline(line, 1.0)
+    assert np.linalg.norm(np.diff(out, axis=0), axis=-1).max() <= 1.0 + 1e-9
+    for vertex in line:
+        assert np.min(np.linalg.norm(out - vertex, axis=-1)) < 1e-12
+
+
+def test_crosswalk_polygon_is_closed_rectangle():
+    polygon = crosswalk_polygon(np.array([[0.0, 0.0], [8.0, 0.0]]), 4.0)
+    np.testing.assert_allclose(polygon, [[0, 2], [8, 2], [8, -2], [0, -2], [0, 2]])
+
+
+def test_signal_program_phases_by_time():
+    program = SignalProgram(offset_s=0.0, durations_s=np.array([30.0, 3.0, 27.0]), states=("Gr", "yr", "rG"))
+    times = np.array([0.0, 29.9, 30.0, 32.9, 33.0, 59.9, 60.0, 92.0])
+    np.testing.assert_array_equal(program.state_index(times), [0, 0, 1, 1, 2, 2, 0, 1])
+
+
+def test_crop_map_trims_to_radius():
+    points = np.array([[x, 0.0] for x in range(-50, 51)], np.float32)  # one 100 m lane, 1 m spacing
+    road = MapFeatures(
+        ids=np.array([7], np.int64),
+        types=np.array([MapType.LANE], np.int8),
+        subtypes=np.zeros(1, np.int16),
+        points=points,
+        offsets=np.array([0, len(points)], np.int64),
+    )
+    cropped = crop_map(road, np.array([20.0, 0.0]), 10.0)
+    np.testing.assert_array_equal(cropped.points[:, 0], np.arange(10, 31))
+    assert crop_map(road, np.array([0.0, 30.0]), 10.0).num_polylines == 0
+
+
+def test_read_fcd_moves_vehicle_reference_to_box_centre(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    vehicles = pa.table(
+        {
+            "timestep_time": [10.0, 10.1, 10.1],
+            "vehicle_id": ["v1", "v1", "v2"],
+            "vehicle_x": [10.0, 11.0, 0.0],
+            "vehicle_y": [0.0, 0.0, 5.0],
+            "vehicle_angle": pa.array([90.0, 90.0, 0.0], pa.float32()),
+            "vehicle_type": ["car", "car", "bike"],
+            "vehicle_speed": pa.array([10.0, 10.0, 4.0], pa.float32()),
+        }
+    )
+    persons = pa.table(
+        {
+            "timestep_time": [10.0],
+            "person_id": ["p0"],
+            "person_x": [3.0],
+            "person_y": [4.0],
+            "person_angle": pa.array([180.0], pa.float32()),
+            "person_type": ["DEFAULT_PEDTYPE"],
+            "person_speed": pa.array([1.2], pa.float32()),
+        }
+    )
+    pq.write_table(vehicles, tmp_path / "fcd.parquet")
+    pq.write_table(persons, tmp_path / "persons.parquet")
+    tracks = read_fcd(tmp_path / "fcd.parquet", tmp_path / "persons.parquet", 10.0, 10.2, 0.1)
+    car_length, bike_length = VEHICLE_TYPES["car"][1], VEHICLE_TYPES["bike"][1]
+    np.testing.assert_array_equal(tracks.types, [AgentType.VEHICLE, AgentType.PEDESTRIAN, AgentType.CYCLIST])
+    np.testing.assert_array_equal(tracks.valid, [[True, True], [True, False], [False, True]])
+    np.testing.assert_allclose(tracks.position[0], [[10 - car_length / 2, 0], [11 - car_length / 2, 0]])
+    np.testing.assert_allclose(tracks.position[2, 1], [0.0, 5 - bike_length / 2], atol=1e-9)
+    np.testing.assert_allclose(tracks.position[1, 0], [3.0, 4.0])
+    np.testing.assert_allclose(tracks.heading[:2, 0], [0.0, -math.pi / 2])  # east; south
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ConfigError, match="num_scenes"):
+        sumo_sim.SimulationConfig(num_scenes=2)
+    with pytest.raises(ConfigError, match="split_fractions"):
+        sumo_sim.SimulationConfig(split_fractions=(0.5, 0.5, 0.0))
+
+
+def test_same_seed_writes_byte_identical_files(runs):
+    a, b = _files(runs["a"]), _files(runs["b"])
+    assert set(a) == set(b) and len(a) == 4  # three split files and the manifest
+    assert all(a[name] == b[name] for name in a)
+    assert _files(runs["s1"])["train/sumo-s1-r0000.tfrecord"] != a["train/sumo-s0-r0000.tfrecord"]
+
+
+@pytest.mark.parametrize("name", ["a", "s1", "s2"])
+def test_scenes_are_valid_womd_like(runs, name):
+    manifest = sumo_sim.read_manifest(runs[name])
+    scenes = {split: list(iter_scenarios(runs[name] / split)) for split in sumo_sim.SPLITS}
+    assert all(len(s) == manifest["splits"][split]["num_scenes"] >= 1 for split, s in scenes.items())
+    assert sum(len(s) for s in scenes.values()) == TINY["num_scenes"]
+    ids = [s.scenario_id for split in scenes.values() for s in split]
+    assert len(set(ids)) == len(ids)
+    heading_error, speed_error = [], []
+    for scene in (s for split in scenes.values() for s in split):
+        _check_scene(scene)
+        heading_error.append(_heading_error(scene))
+        speed_error.append(_speed_error(scene))
+    # Moving vehicles head where they go and report the speed they move at (SUMO reports the body
+    # angle, so turns and lane changes leave a small share of larger differences).
+    heading_error, speed_error = np.concatenate(heading_error), np.concatenate(speed_error)
+    assert heading_error.size > 100
+    assert np.median(heading_error) < 0.02 and np.quantile(heading_error, 0.95) < 0.2
+    assert np.median(speed_error) < 0.2 and np.quantile(speed_error, 0.95) < 1.0
+
+
+def _check_scene(scene) -> None:
+    agents = scene.agents
+    assert (scene.num_steps, scene.current_step, scene.dt_s) == (91, 10, pytest.approx(0.1))
+    assert 1 <= len(scene.target_idx) <= 8
+    assert agents.valid[scene.target_idx].all()  # targets are observed over the whole window
+    assert agents.types[scene.sdc_idx] == AgentType.VEHICLE and agents.valid[scene.sdc_idx].all()
+    assert np.isfinite(agents.position).all() and np.isfinite(agents.velocity).all()
+    assert not agents.position[~agents.valid].any()  # invalid steps are zero-filled
+    assert scene.map.num_polylines > 0 and MapType.LANE in set(scene.map.types.tolist())
+    if scene.traffic_lights is not None:
+        lanes = scene.map.ids[scene.map.types == MapType.LANE]
+        assert np.isin(scene.traffic_lights.lane_ids, lanes).all()
+        assert set(np.unique(scene.traffic_lights.states).tolist()) <= {4, 5, 6}
+
+
+def _moving_vehicle_steps(scene) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Displacement ``[A, T-1, 2]``, its speed ``[A, T-1]`` and the mask of vehicle steps above 3 m/s."""
+    agents = scene.agents
+    delta = agents.position[:, 1:] - agents.position[:, :-1]  # (A, T-1, 2)
+    speed = np.linalg.norm(delta, axis=-1) / scene.dt_s
+    both = agents.valid[:, 1:] & agents.valid[:, :-1]
+    return delta, speed, both & (speed > 3.0) & (agents.types[:, None] == AgentType.VEHICLE)
+
+
+def _heading_error(scene) -> np.ndarray:
+    delta, _, moving = _moving_vehicle_steps(scene)
+    heading = scene.agents.heading[:, :-1]
+    return np.abs(wrap_angle(np.arctan2(delta[..., 1], delta[..., 0]) - heading))[moving]
+
+
+def _speed_error(scene) -> np.ndarray:
+    _, speed, moving = _moving_vehicle_steps(scene)
+    velocity = scene.agents.velocity
+    mean_speed = np.linalg.norm(velocity[:, :-1] + velocity[:, 1:], axis=-1) / 2  # (A, T-1)
+    return np.abs(mean_speed - speed)[moving]
+
+
+def test_ensure_simulated_reuses_complete_output(runs, monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("simulated again although the output was complete")
+
+    before = _files(runs["s2"])
+    monkeypatch.setattr(sumo_sim, "simulate", fail)
+    assert sumo_sim.ensure_simulated(runs["s2"], seed=2, progress=False, **TINY) == runs["s2"]
+    assert _files(runs["s2"]) == before
+    # A different request is not satisfied by this output.
+    assert not sumo_sim.is_complete(runs["s2"], sumo_sim.SimulationConfig(seed=3, **TINY))
