@@ -29,17 +29,17 @@ class AnimationSummary:
 
 
 def frame_steps(num_steps: int, current_step: int, max_frames: int) -> list[int]:
-    """At most ``max_frames`` evenly spaced steps over ``0..num_steps-1`` that always include
-    ``current_step`` (where the forecast appears) and the last step."""
-    if max_frames < 2:
-        raise ConfigError(f"max_frames: must be >= 2, got {max_frames}")
-    stride = max(1, int(np.ceil(num_steps / max_frames)))
-    steps = set(range(0, num_steps, stride)) | {current_step, num_steps - 1}
-    while len(steps) > max_frames:
-        # Dropping the step just before the current one keeps the replay's timing even elsewhere.
-        removable = sorted(steps - {current_step, num_steps - 1, 0})
-        steps.discard(removable[len(removable) // 2])
-    return sorted(steps)
+    """``min(max_frames, num_steps)`` evenly spaced steps over ``0..num_steps-1``, always including the
+    first and last step and ``current_step`` (where the forecast appears)."""
+    if max_frames < 3:
+        raise ConfigError(f"max_frames: must be >= 3, got {max_frames}")
+    count = min(max_frames, num_steps)
+    # Spacing (num_steps - 1) / (count - 1) >= 1, so the rounded steps are distinct.
+    steps = np.round(np.linspace(0, num_steps - 1, count)).astype(int)
+    if current_step not in steps:
+        interior = np.arange(1, count - 1)
+        steps[interior[np.argmin(np.abs(steps[interior] - current_step))]] = current_step
+    return sorted(int(s) for s in steps)
 
 
 def render_frames(

@@ -12,11 +12,13 @@ from drive.viz.animation import frame_steps
 from tests.viz.scenes import make_prediction, make_scene
 
 
-@pytest.mark.parametrize(("num_steps", "current", "max_frames"), [(91, 10, 40), (20, 8, 40), (50, 49, 7)])
+@pytest.mark.parametrize(
+    ("num_steps", "current", "max_frames"), [(91, 10, 40), (91, 10, 30), (20, 8, 40), (50, 49, 7), (50, 1, 3)]
+)
 def test_frame_steps_keep_the_current_and_last_step(num_steps, current, max_frames):
     steps = frame_steps(num_steps, current, max_frames)
     assert current in steps and num_steps - 1 in steps and steps[0] == 0
-    assert len(steps) <= max_frames and steps == sorted(set(steps))
+    assert len(steps) == min(max_frames, num_steps) and steps == sorted(set(steps))
 
 
 def test_gif_has_one_frame_per_selected_step(tmp_path):
