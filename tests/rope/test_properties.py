@@ -154,3 +154,28 @@ def test_low_precision_matches_fp32_reference_at_large_positions(dtype, unit_rou
     # the fp32 angle rule matters: rounding the angles themselves to `dtype` breaks far positions
     rounded = rotate(x, angle.to(dtype).float(), layout)  # fp16 even overflows to inf (NaN rotations)
     assert (rounded - reference).abs().nan_to_num(nan=math.inf).max() > 10 * bound
+
+
+def test_angles_stay_fp32_under_autocast() -> None:
+    F = axial_frequencies([(0, geometric_frequencies(8)), (1, geometric_frequencies(8))], num_axes=2)
+    positions = torch.randn(6, 2) * 1e4
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        angle = rope_angles(positions, F)
+    assert angle.dtype == torch.float32
+    assert torch.equal(angle, rope_angles(positions, F))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("layout", ["half", "interleaved"])
+def test_cuda_rotation_matches_cpu(layout: str) -> None:
+    F = geometric_frequencies(32)[None, :, None]
+    angle = rope_angles(torch.arange(4096.0)[:, None], F)  # (T, 1, 32)
+    x = torch.randn(2, 4096, 4, 64)
+    expected = rotate(x, angle, layout)
+    with torch.no_grad():
+        on_device = rotate(x.to("cuda"), angle.to("cuda"), layout)
+        in_place = x.to("cuda")
+        rotate(in_place, angle.to("cuda"), layout, out=in_place)
+    torch.testing.assert_close(on_device.cpu(), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(in_place.cpu(), expected, atol=1e-5, rtol=1e-5)
