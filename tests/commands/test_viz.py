@@ -163,3 +163,19 @@ def test_scenario_tfrecord_with_map_renders_every_format(tmp_path, capsys):
     payload = json.loads(re.search(r'id="drive-data">(.*?)</script>', text, re.S).group(1))
     assert [len(s["agents"]) for s in payload["scenes"]] == [3, 4, 5]
     assert all(len(s["map"]) == 6 for s in payload["scenes"])
+
+
+def test_window_options_change_the_view(data, tmp_path):
+    outs = {}
+    for name, extra in {
+        "default": [],
+        "window": ["--window", "0,0,3"],
+        "half": ["--half-width", "30"],
+    }.items():
+        outs[name] = tmp_path / f"{name}.png"
+        assert main([str(data), "--out", str(outs[name]), "--size", "200", *extra]) == 0
+    images = {name: iio.imread(path)[..., :3].astype(int) for name, path in outs.items()}
+    assert np.any(images["default"] != images["window"])
+    assert np.any(images["default"] != images["half"])
+    with pytest.raises(ConfigError, match="half_width_m"):
+        main([str(data), "--out", str(tmp_path / "x.png"), "--half-width", "-1"])
