@@ -50,13 +50,15 @@ class RotaryAttention(nn.Module):
         key_padding_mask: Tensor | None = None,
         attn_mask: Tensor | None = None,
         return_weights: bool = False,
+        logit_scale: float = 1.0,
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``query [B, Nq, D]``, ``key_value [B, Nk, D]``, angles ``[B, N, H, S]`` or None,
         ``key_padding_mask [B, Nk]`` (True = valid key), ``attn_mask [B, Nq, Nk]`` (True = may attend).
 
         Returns ``[B, Nq, D]``, or ``(out, weights [B, H, Nq, Nk])`` when ``return_weights`` (explicit,
         slower path; weights are the softmax probabilities before dropout). Query rows with no key to
-        attend to output exactly zero.
+        attend to output exactly zero. ``logit_scale`` multiplies the logits ``q·k/sqrt(Dh)`` (an attention
+        temperature, e.g. YaRN's ``attention_factor**2``); 1 leaves them unchanged.
         """
         B, Nq, _ = query.shape
         Nk = key_value.shape[1]
@@ -77,9 +79,10 @@ class RotaryAttention(nn.Module):
             mask = mask | ~row_valid
         dropout_p = self.dropout if self.training else 0.0
         if return_weights:
-            out, weights = _explicit_attention(q, k, v, mask, dropout_p)
+            out, weights = _explicit_attention(q, k, v, mask, dropout_p, logit_scale)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            scale = None if logit_scale == 1.0 else logit_scale / math.sqrt(Dh)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
         out = self.out_proj(out.transpose(1, 2).reshape(B, Nq, H * Dh))  # (B, Nq, D)
         if row_valid is not None:
             out = out * row_valid[:, 0].to(out.dtype)  # (B, Nq, D): rows with no key are exactly zero
@@ -114,10 +117,12 @@ def _combine_masks(
 
 
 def _explicit_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float, logit_scale: float = 1.0
 ) -> tuple[Tensor, Tensor]:
     """Scores, softmax and weighted sum written out; returns ``(out [B, H, Nq, Dh], weights)``."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, Nq, Nk)
+    if logit_scale != 1.0:
+        scores = scores * logit_scale
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)  # (B, H, Nq, Nk)

@@ -139,3 +139,23 @@ def test_base_lower_bound_reports_the_non_monotone_window():
     fails = [discrimination_curve(distances, 128, b.item()).min().item() < 0 for b in between[1:-1]]
     assert any(fails)
     assert discrimination_curve(distances, 128, bound.stable).min() >= 0
+
+
+def test_yarn_temperature_through_rotary_attention():
+    from drive.rope import RotaryAttention, rotate
+
+    torch.manual_seed(0)
+    freqs, factor = yarn_frequencies(8, 1e4, 4.0, 64)
+    attention = RotaryAttention(32, 2).double().eval()
+    x = torch.randn(1, 12, 32, dtype=torch.float64)
+    angle = rope_angles(text_positions(12, offset=200), freqs[None, :, None])[None].expand(1, 12, 2, 8)
+    fused = attention(x, x, angle, angle, logit_scale=factor**2)
+    explicit, _ = attention(x, x, angle, angle, return_weights=True, logit_scale=factor**2)
+    # Reference: scale rotated q and k by the attention factor, as YaRN multiplies cos and sin.
+    q = rotate(attention.q_proj(x).view(1, 12, 2, 16), angle) * factor
+    k = rotate(attention.k_proj(x).view(1, 12, 2, 16), angle) * factor
+    v = attention.v_proj(x).view(1, 12, 2, 16)
+    weights = torch.softmax(torch.einsum("bihd,bjhd->bhij", q, k) / 4.0, dim=-1)
+    reference = attention.out_proj(torch.einsum("bhij,bjhd->bihd", weights, v).reshape(1, 12, 32))
+    assert torch.allclose(fused, reference) and torch.allclose(explicit, reference)
+    assert not torch.allclose(attention(x, x, angle, angle), reference)
