@@ -13,7 +13,14 @@ from drive.data.schema import Scenario
 from drive.errors import ConfigError, missing_extra
 from drive.viz.figure import decorate_axes, figure_pixels, new_figure, title_for
 from drive.viz.forecast import SceneForecast
-from drive.viz.layers import draw_agents, draw_forecast, draw_map, draw_tracks, draw_traffic_lights
+from drive.viz.layers import (
+    draw_agents,
+    draw_forecast,
+    draw_map,
+    draw_tracks,
+    draw_traffic_lights,
+    forecast_start,
+)
 from drive.viz.window import ViewWindow, default_window
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
@@ -67,7 +74,7 @@ def render_frames(
         moving += draw_tracks(ax, scenario, step, focus_idx, future=True)
         moving += draw_agents(ax, scenario, step, focus_idx)[0]
         if forecast is not None and step >= scenario.current_step:
-            moving += draw_forecast(ax, forecast, focus_idx)[0]
+            moving += draw_forecast(ax, forecast, focus_idx, start_xy=forecast_start(scenario, forecast))[0]
         ax.set_title(title_for(scenario, step), fontsize=9)
         frames.append(figure_pixels(figure))
         for artist in moving:

@@ -27,6 +27,7 @@ from drive.viz.layers import (
     draw_map,
     draw_tracks,
     draw_traffic_lights,
+    forecast_start,
 )
 from drive.viz.style import (
     BACKGROUND_COLOUR,
@@ -144,7 +145,10 @@ def draw_scene(
     _, agents_drawn = draw_agents(ax, scenario, step, focus_idx)
     modes_drawn = 0
     if forecast is not None:
-        _, modes_drawn = draw_forecast(ax, forecast, focus_idx, label_modes=len(focus_idx) <= 2)
+        start = forecast_start(scenario, forecast)
+        _, modes_drawn = draw_forecast(
+            ax, forecast, focus_idx, start_xy=start, label_modes=len(focus_idx) <= 2
+        )
     decorate_axes(ax, window)
     ax.set_title(title_for(scenario, step), fontsize=9)
     if legend:

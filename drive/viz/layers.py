@@ -49,6 +49,16 @@ class AgentAttention:
                 f"{weights.shape}"
             )
 
+    def checked_weights(self, num_agents: int) -> np.ndarray:
+        """:meth:`agent_weights` after checking they cover the scene's ``num_agents`` agents."""
+        weights = self.agent_weights()
+        if weights.shape != (num_agents,) or not 0 <= self.agent_idx < num_agents:
+            raise ConfigError(
+                f"AgentAttention: weights over {weights.shape[0]} agents from agent index {self.agent_idx}, "
+                f"but the scene has {num_agents} agents"
+            )
+        return weights
+
     def agent_weights(self) -> np.ndarray:
         """Weights ``[A]``, averaged over heads when given per head."""
         weights = np.asarray(self.weights, np.float64)
@@ -164,15 +174,21 @@ def draw_agents(ax: Axes, scenario: Scenario, step: int, focus_idx: np.ndarray) 
     return [ax.add_collection(boxes), ax.add_collection(ticks)], len(shown)
 
 
-def draw_forecast(ax: Axes, forecast: SceneForecast, focus_idx: np.ndarray, *, label_modes=False) -> tuple:
+def draw_forecast(
+    ax: Axes, forecast: SceneForecast, focus_idx: np.ndarray, *, start_xy=None, label_modes=False
+) -> tuple:
     """The K predicted futures of focus agents, opacity by probability (relative to the agent's most
-    likely mode). Returns the artists and the number of mode trajectories drawn."""
+    likely mode); each starts at ``start_xy [N, 2]`` (the agents' current positions) when given, so a
+    coarse (2 Hz) forecast stays attached to its agent. Returns the artists and the number of mode
+    trajectories drawn."""
     artists, drawn = [], 0
     for row in np.flatnonzero(np.isin(forecast.agent_idx, focus_idx)):
         prob = forecast.probability[row].astype(np.float64)  # (K,)
         alpha = np.clip(0.2 + 0.8 * prob / max(float(prob.max()), 1e-9), 0.0, 1.0)  # (K,)
         for k in np.argsort(prob):
             path = forecast.trajectory[row, k]  # (Tf, 2)
+            if start_xy is not None:
+                path = np.concatenate([start_xy[row][None], path])  # (Tf + 1, 2)
             (line,) = ax.plot(path[:, 0], path[:, 1], color=PREDICTION_COLOUR, alpha=float(alpha[k]), lw=1.6)
             dot = ax.scatter(path[-1:, 0], path[-1:, 1], s=12, color=PREDICTION_COLOUR, alpha=float(alpha[k]))
             line.set_zorder(7)
@@ -192,7 +208,7 @@ def draw_attention(ax: Axes, scenario: Scenario, step: int, attention: AgentAtte
     """Lines from the attending agent to every agent valid at ``step``; width and opacity grow with
     the attention weight (normalised by the largest)."""
     agents = scenario.agents
-    weights = attention.agent_weights()  # (A,)
+    weights = attention.checked_weights(agents.num_agents)  # (A,)
     source = agents.position[attention.agent_idx, step]
     valid = agents.valid[:, step] & (np.arange(agents.num_agents) != attention.agent_idx)
     valid &= weights > 0
@@ -218,3 +234,8 @@ def draw_traffic_lights(ax: Axes, scenario: Scenario, step: int) -> tuple[list, 
     dots = ax.scatter(points[:, 0], points[:, 1], s=22, c=colours, edgecolors="white", linewidths=0.6)
     dots.set_zorder(5)
     return [dots], len(shown)
+
+
+def forecast_start(scenario: Scenario, forecast: SceneForecast) -> np.ndarray:
+    """Current positions ``[N, 2]`` of the forecast's agents (where their predicted paths begin)."""
+    return scenario.agents.position[forecast.agent_idx, scenario.current_step]

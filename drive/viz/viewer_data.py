@@ -121,7 +121,10 @@ def scene_payload(
         "forecast": _forecast_payload(forecast) if forecast is not None else [],
         "errors": {k: round(float(v), 3) for k, v in errors.items()} if errors else None,
         "attention": (
-            {"agent": int(attention.agent_idx), "w": _rounded(attention.agent_weights(), None, 4)}
+            {
+                "agent": int(attention.agent_idx),
+                "w": _rounded(attention.checked_weights(scenario.agents.num_agents), None, 4),
+            }
             if attention is not None
             else None
         ),

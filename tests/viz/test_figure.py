@@ -151,3 +151,5 @@ def test_attention_lines_go_to_every_other_attended_agent():
     assert widths[1] > widths[0]  # the heavier weight draws the wider line
     with pytest.raises(ConfigError, match="non-negative"):
         AgentAttention(0, np.array([0.5, -0.1]))
+    with pytest.raises(ConfigError, match="the scene has 4 agents"):
+        render_figure(scenario, attention=AgentAttention(0, np.ones(3)), size_px=200)
