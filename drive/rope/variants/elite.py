@@ -46,9 +46,12 @@ def rank_elite_slots(
     num_heads, num_slots = frequencies.shape[0], frequencies.shape[1]
     angle = rope_angles(positions, frequencies)  # (N, H, S)
     q_rot, k_rot = rotate(query.double(), angle, layout), rotate(key.double(), angle, layout)
-    pairs = torch.arange(query.shape[0])
+    device = query.device
+    pairs = torch.arange(query.shape[0], device=device)
     keep = (
-        (pairs[:, None] >= pairs[None, :]) if causal else torch.ones(len(pairs), len(pairs), dtype=torch.bool)
+        (pairs[:, None] >= pairs[None, :])
+        if causal
+        else torch.ones(len(pairs), len(pairs), dtype=torch.bool, device=device)
     )
     rot = _pair_products(q_rot[:, None], k_rot[None, :], num_slots, layout)[keep]  # (P, H, S)
     plain = _pair_products(query.double()[:, None], key.double()[None, :], num_slots, layout)[
@@ -57,9 +60,9 @@ def rank_elite_slots(
     target = rot.sum(-1)  # (P, H): fully rotated scores
     current = plain.sum(-1)  # (P, H): no slot rotated yet
     gain = rot - plain  # (P, H, S): change of the score when a slot's rotation is restored
-    chosen = torch.zeros(num_heads, num_slots, dtype=torch.bool)
-    ranking = torch.empty(num_heads, num_slots, dtype=torch.long)
-    heads = torch.arange(num_heads)
+    chosen = torch.zeros(num_heads, num_slots, dtype=torch.bool, device=device)
+    ranking = torch.empty(num_heads, num_slots, dtype=torch.long, device=device)
+    heads = torch.arange(num_heads, device=device)
     for step in range(num_slots):
         error = (current[..., None] + gain - target[..., None]).abs().mean(0)  # (H, S)
         best = error.masked_fill(chosen, float("inf")).argmin(-1)  # (H,)

@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from drive.errors import ConfigError
+from drive.rope.variants._checks import positive_int
+
 
 def path_scores_dense(query: Tensor, key: Tensor, direction: Tensor, beta: Tensor) -> Tensor:
     """Logits ``[..., N, N]`` (zero above the diagonal) for ``query, key, direction [..., N, D]``
@@ -68,8 +71,8 @@ class PathAttention(nn.Module):
 
     def __init__(self, embed_dim: int, num_heads: int) -> None:
         super().__init__()
-        if embed_dim % num_heads:
-            raise ValueError(f"embed_dim must be divisible by num_heads={num_heads}, got {embed_dim}")
+        if positive_int("embed_dim", embed_dim) % positive_int("num_heads", num_heads):
+            raise ConfigError(f"embed_dim must be divisible by num_heads={num_heads}, got {embed_dim}")
         self.num_heads, self.head_dim = num_heads, embed_dim // num_heads
         self.qkvw = nn.Linear(embed_dim, 4 * embed_dim)
         self.beta = nn.Linear(embed_dim, num_heads)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from drive.errors import ConfigError
 from drive.rope.attention import RotaryAttention
 from drive.rope.embedding import RotaryEmbedding
 from drive.rope.variants._checks import non_negative_int, positive_int
@@ -40,7 +41,7 @@ class RecurrentMemoryAttention(nn.Module):
         positive_int("num_memory", num_memory)
         self.rope = RotaryEmbedding(frequencies)
         if self.rope.num_axes != 1 or self.rope.num_heads not in (1, num_heads):
-            raise ValueError(
+            raise ConfigError(
                 f"frequencies must be [H, S, 1] with H in (1, {num_heads}), got {tuple(frequencies.shape)}"
             )
         self.local = RotaryAttention(embed_dim, num_heads)
