@@ -6,11 +6,12 @@ Only the first ``2S`` channels of ``x`` are rotated (S = number of slots = ``ang
 further channels pass through unchanged. Angles, cos and sin are fp32 (fp64 if given in fp64); the
 output has ``x``'s dtype.
 
-Every path computes ``(x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)`` per pair. With autograd recording
-it is written with plain differentiable ops. Without autograd it writes into ``out`` (which may be ``x``):
-the interleaved layout as one complex multiplication (a single pass over memory); the half layout, whose
-pair members are not adjacent, as three in-place ops per cache-sized block, so no tensor-sized
-temporary is allocated and the intermediate traffic stays in cache.
+Every path computes ``(x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)`` per pair, written into ``out``
+(which may be ``x``): the interleaved layout as one complex multiplication (a single pass over memory);
+the half layout, whose pair members are not adjacent, as three in-place ops per cache-sized block, so
+no tensor-sized temporary is allocated and the intermediate traffic stays in cache. With autograd the
+same code runs inside an autograd Function whose backward is the inverse rotation (plus the cos/sin
+gradients when those are learned).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Iterator
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 LAYOUTS = ("half", "interleaved")
 
@@ -47,14 +49,49 @@ def apply_rotation(
 ) -> Tensor:
     """Rotate ``x [..., D]`` by precomputed ``cos, sin [..., S]`` (see :func:`rotate`)."""
     num_slots = _check(x, cos, sin, layout, out)
-    compute_dtype = torch.promote_types(x.dtype, cos.dtype)
-    needs_grad = torch.is_grad_enabled() and (x.requires_grad or cos.requires_grad or sin.requires_grad)
-    if needs_grad:
+    if torch.is_grad_enabled() and (x.requires_grad or cos.requires_grad or sin.requires_grad):
         if out is not None:
             raise ValueError("out= cannot be used while autograd records through x, cos or sin")
-        return _rotate_differentiable(
-            x.to(compute_dtype), cos.to(compute_dtype), sin.to(compute_dtype), num_slots, layout
-        ).to(x.dtype)
+        return _Rotation.apply(x, cos, sin, layout)
+    return _rotate_into(x, cos, sin, num_slots, layout, out)
+
+
+class _Rotation(torch.autograd.Function):
+    """Rotation with a written-out backward. The gradient of a rotation is the inverse rotation, so both
+    directions run the allocation-free path instead of recording a graph of elementwise temporaries."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, cos: Tensor, sin: Tensor, layout: str) -> Tensor:  # noqa: ANN001
+        num_slots = cos.shape[-1]
+        ctx.layout, ctx.num_slots = layout, num_slots
+        needs_x = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
+        ctx.save_for_backward(x if needs_x else None, cos, sin)
+        return _rotate_into(x, cos, sin, num_slots, layout, None)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:  # noqa: ANN001
+        x, cos, sin = ctx.saved_tensors
+        num_slots, layout = ctx.num_slots, ctx.layout
+        grad_x = grad_cos = grad_sin = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _rotate_into(grad, cos, -sin, num_slots, layout, None)  # (..., D): inverse rotation
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            dtype = torch.promote_types(x.dtype, cos.dtype)
+            g1, g2 = _pairs(grad.to(dtype), num_slots, layout)
+            x1, x2 = _pairs(x.to(dtype), num_slots, layout)
+            if ctx.needs_input_grad[1]:  # d(x1 cos - x2 sin, x2 cos + x1 sin) / d cos
+                grad_cos = (g1 * x1 + g2 * x2).sum_to_size(cos.shape).to(cos.dtype)  # (..., S)
+            if ctx.needs_input_grad[2]:
+                grad_sin = (g2 * x1 - g1 * x2).sum_to_size(sin.shape).to(sin.dtype)  # (..., S)
+        return grad_x, grad_cos, grad_sin, None
+
+
+def _rotate_into(
+    x: Tensor, cos: Tensor, sin: Tensor, num_slots: int, layout: str, out: Tensor | None
+) -> Tensor:
+    """The rotation outside autograd: into ``out`` (a new tensor when None; may be ``x`` itself)."""
+    compute_dtype = torch.promote_types(x.dtype, cos.dtype)
     cos, sin = cos.to(compute_dtype), sin.to(compute_dtype)
     if out is None:
         out = torch.empty_like(x)
@@ -97,19 +134,6 @@ def _pairs(x: Tensor, num_slots: int, layout: str) -> tuple[Tensor, Tensor]:
         return x[..., :num_slots], x[..., num_slots : 2 * num_slots]
     pairs = x[..., : 2 * num_slots].unflatten(-1, (num_slots, 2))  # (..., S, 2)
     return pairs[..., 0], pairs[..., 1]
-
-
-def _rotate_differentiable(x: Tensor, cos: Tensor, sin: Tensor, num_slots: int, layout: str) -> Tensor:
-    x1, x2 = _pairs(x, num_slots, layout)
-    y1 = x1 * cos - x2 * sin  # (..., S)
-    y2 = x2 * cos + x1 * sin  # (..., S)
-    if layout == "half":
-        rotated = torch.cat([y1, y2], dim=-1)  # (..., 2S)
-    else:
-        rotated = torch.stack([y1, y2], dim=-1).flatten(-2)  # (..., 2S)
-    if x.shape[-1] == 2 * num_slots:
-        return rotated
-    return torch.cat([rotated, x[..., 2 * num_slots :]], dim=-1)  # (..., D)
 
 
 def _rotate_fast(x: Tensor, out: Tensor, cos: Tensor, sin: Tensor, num_slots: int, layout: str) -> None:

@@ -124,3 +124,28 @@ def test_bad_inputs_raise_with_shapes() -> None:
     c, s = cos_sin(torch.zeros(2, 2))
     with pytest.raises(ValueError, match="one shape"):
         apply_rotation(torch.zeros(2, 4), c, s[:1])
+
+
+@pytest.mark.parametrize("layout", ["half", "interleaved"])
+def test_gradcheck_through_x_cos_and_sin(layout: str) -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 10, dtype=torch.float64, generator=g, requires_grad=True)
+    angle = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)  # broadcast, partial
+
+    def through_angle(x, angle):
+        return rotate(x, angle, layout)
+
+    def through_cos_sin(x, cos, sin):
+        return apply_rotation(x, cos, sin, layout)
+
+    assert torch.autograd.gradcheck(through_angle, (x, angle))
+    cos = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)  # independent cos and sin
+    sin = torch.randn(3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+    assert torch.autograd.gradcheck(through_cos_sin, (x, cos, sin))
+
+
+def test_low_precision_gradients_keep_dtypes() -> None:
+    x = torch.randn(4, 8).bfloat16().requires_grad_(True)
+    angle = torch.randn(4, 4, requires_grad=True)
+    rotate(x, angle).float().sum().backward()
+    assert x.grad.dtype == torch.bfloat16 and angle.grad.dtype == torch.float32
