@@ -12,7 +12,11 @@ from drive.rope.variants.base_bound import (
     roformer_decay_bound,
 )
 from drive.rope.variants.elite import elite_frequencies, rank_elite_slots
-from drive.rope.variants.hierarchical import hierarchical_frequencies, hierarchical_positions
+from drive.rope.variants.hierarchical import (
+    hierarchical_frequencies,
+    hierarchical_positions,
+    windowed_hierarchical_scores,
+)
 from drive.rope.variants.mla import DecoupledRotaryAttention
 from drive.rope.variants.partial import proportional_frequencies
 from drive.rope.variants.path_attention import (
@@ -89,6 +93,7 @@ __all__ = [
     "vit_mixed_frequencies",
     "vrope_frequencies",
     "vrope_positions",
+    "windowed_hierarchical_scores",
     "windowed_rope_scores",
     "yarn_attention_factor",
     "yarn_correction_range",

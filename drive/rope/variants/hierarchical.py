@@ -2,11 +2,12 @@
 
 A token's position is a vector of levels, finest first (token within line, line within file, ...).
 Each level rotates its own contiguous group of slots of the ordinary geometric schedule; the finest
-level takes the highest frequencies. With one level the result is plain RoPE.
+level takes the highest frequencies. With one level the result is plain RoPE. HiRoPE's window keeps
+flat token positions for nearby pairs (:func:`windowed_hierarchical_scores`).
 
 Reading: the paper's split of frequencies between levels is not fully specified; here level groups are
-contiguous, finest on the highest frequencies. HiRoPE's short-distance window (flat positions for near
-tokens) depends on the query-key pair, not on a token alone, so it is not part of this position encoding.
+contiguous, finest on the highest frequencies. The window depends on the query-key pair, not on one
+token, so it is applied to scores rather than to positions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import torch
 from torch import Tensor
 
 from drive.errors import ConfigError
+from drive.rope.angles import rope_angles
 from drive.rope.frequencies import axial_frequencies, geometric_frequencies
+from drive.rope.rotation import rotate
 from drive.rope.variants._checks import positive_int
 
 
@@ -51,3 +54,31 @@ def hierarchical_positions(group_ids: Tensor) -> Tensor:
     change[1:] = (group_ids[1:] != group_ids[:-1]).any(dim=-1)
     start = torch.cummax(torch.where(change, steps, torch.zeros_like(steps)), dim=0).values  # (T,)
     return torch.cat([(steps - start)[:, None], group_ids.long()], dim=-1)  # (T, 1 + G)
+
+
+def windowed_hierarchical_scores(
+    query: Tensor,
+    key: Tensor,
+    flat_pos: Tensor,
+    level_pos: Tensor,
+    level_frequencies: Tensor,
+    *,
+    window: int,
+    layout: str = "half",
+) -> Tensor:
+    """HiRoPE's window mechanism as pre-softmax scores ``[..., H, N, N]``: token pairs closer than
+    ``window`` flat steps are scored with ordinary RoPE on ``flat_pos [N]`` (the geometric schedule
+    of the same slots), farther pairs with the hierarchical positions ``level_pos [N, L]``.
+
+    ``query, key [..., N, H, D]`` are un-rotated; ``level_frequencies [H, S, L]`` come from
+    :func:`hierarchical_frequencies`. The window depends on the pair, so it is applied to scores.
+    """
+    positive_int("window", window)
+    flat_frequencies = level_frequencies.sum(-1, keepdim=True)  # (H, S, 1): each slot's own frequency
+    scores = []
+    for positions, frequencies in ((flat_pos[:, None], flat_frequencies), (level_pos, level_frequencies)):
+        angle = rope_angles(positions, frequencies)  # (N, H, S)
+        q, k = rotate(query, angle, layout), rotate(key, angle, layout)
+        scores.append(torch.einsum("...ihd,...jhd->...hij", q, k))  # (..., H, N, N)
+    near = (flat_pos[:, None] - flat_pos[None, :]).abs() < window  # (N, N)
+    return torch.where(near, scores[0], scores[1])

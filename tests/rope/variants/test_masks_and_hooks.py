@@ -155,3 +155,19 @@ def test_elite_frequencies_endpoints_and_position_free_rest():
         assert set((kept[h, :, 0] != 0).nonzero().flatten().tolist()) == set(ranking[h, :3].tolist())
     with pytest.raises(ConfigError, match="num_elite"):
         elite_frequencies(F, ranking, 9)
+
+
+def test_hirope_window_is_flat_rope_near_and_hierarchical_far():
+    from drive.rope.variants import windowed_hierarchical_scores
+
+    lines = torch.tensor([0, 0, 0, 0, 1, 1, 1, 2, 2, 2])
+    level_pos, flat = hierarchical_positions(lines), torch.arange(10)
+    F = hierarchical_frequencies([10, 6])
+    q, k = random_qk(10, 1, 32, seed=6)
+    scores = windowed_hierarchical_scores(q, k, flat, level_pos, F, window=3)
+    flat_scores = rotated_scores(q, k, flat[:, None], flat[:, None], geometric_frequencies(16)[None, :, None])
+    level_scores = rotated_scores(q, k, level_pos, level_pos, F)
+    near = (flat[:, None] - flat[None, :]).abs() < 3
+    assert torch.allclose(scores[:, near], flat_scores[:, near])
+    assert torch.allclose(scores[:, ~near], level_scores[:, ~near])
+    assert torch.allclose(windowed_hierarchical_scores(q, k, flat, level_pos, F, window=100), flat_scores)
