@@ -42,6 +42,8 @@ class Page:
     def __init__(self, browser, path: Path, width: int = 1100, height: int = 700):
         self.page = browser.new_page(viewport={"width": width, "height": height})
         self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.goto(path.resolve().as_uri())

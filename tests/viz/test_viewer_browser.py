@@ -130,3 +130,21 @@ def test_real_womd_scene_in_the_browser(browser, tmp_path):  # noqa: F811
         assert page.canvas_state()["agentsDrawn"] == str(int(scenario.agents.valid[:, -1].sum()))
     finally:
         page.close()
+
+
+def test_page_fetches_nothing_but_itself(run_page):
+    assert run_page.requests and all(url.startswith("file:") for url in run_page.requests)
+
+
+def test_hover_over_a_predicted_path_gives_its_mode_probability(run_page):
+    # A point of the widest-offset mode early on its path, away from every box (boxes win a hover).
+    run_page.set_slider(8)
+    end = run_page.page.evaluate(
+        """() => { const v = window.driveViewer; const m = v.scene().forecast[0].modes[2];
+                   return v.toScreen(m.x[2], m.y[2]); }"""
+    )
+    box = run_page.page.locator("#canvas").bounding_box()
+    run_page.page.mouse.move(box["x"] + end[0], box["y"] + end[1])
+    text = run_page.page.locator("#tip").text_content()
+    probability = run_page.page.evaluate("() => window.driveViewer.scene().forecast[0].modes[2].p")
+    assert "mode 3" in text and f"p = {probability:.3f}" in text
