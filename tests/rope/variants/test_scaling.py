@@ -159,3 +159,20 @@ def test_yarn_temperature_through_rotary_attention():
     reference = attention.out_proj(torch.einsum("bhij,bjhd->bihd", weights, v).reshape(1, 12, 32))
     assert torch.allclose(fused, reference) and torch.allclose(explicit, reference)
     assert not torch.allclose(attention(x, x, angle, angle), reference)
+
+
+def test_llama3_matches_the_piecewise_reference():
+    """Reference loop: keep λ < L/high, divide λ > L/low, else blend by (L/λ − low)/(high − low)."""
+    theta = geometric_frequencies(64, 500000.0).double()
+    expected = []
+    for f in theta.tolist():
+        wavelength = 2 * math.pi / f
+        if wavelength < 8192 / 4:
+            expected.append(f)
+        elif wavelength > 8192 / 1:
+            expected.append(f / 8)
+        else:
+            smooth = (8192 / wavelength - 1) / (4 - 1)
+            expected.append((1 - smooth) * f / 8 + smooth * f)
+    got = llama3_frequencies(theta, 8.0, 8192, low_freq_factor=1.0, high_freq_factor=4.0)
+    assert torch.allclose(got, torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=0)
