@@ -138,6 +138,7 @@ def measure(
         "mode": mode,
         "peak_mem_bytes": int(max(peak, 0)),
         "median_s": statistics.median(times or [first_s]),
+        "min_s": min(times or [first_s]),
         "runs": len(times) or 1,
         "device": device,
         "threads": threads,
@@ -256,6 +257,7 @@ def _ratios(rows: list[dict]) -> dict[tuple, dict]:
             out[(r["encoding"], r["num_agents"], r["mode"])] = {
                 "mem": r["peak_mem_bytes"] / max(ref["peak_mem_bytes"], 1),
                 "time": r["median_s"] / ref["median_s"],
+                "min": r["min_s"] / ref["min_s"],
                 "cpu": cpu[0] / cpu[1] if cpu[0] and cpu[1] else None,
             }
     return out
@@ -268,9 +270,9 @@ def print_table(rows: list[dict], skipped: list[tuple]) -> None:
     print(f"torch {torch.__version__}, {threads} thread(s) per run, device {device}")
     print(
         "| encoding | N | mode | peak memory (MiB) | median time (ms) | memory / absolute "
-        "| time / absolute | CPU time / absolute |"
+        "| median time / absolute | min time / absolute | CPU time / absolute |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["mode"], r["encoding"], r["num_agents"])):
         ratio = ratios.get((r["encoding"], r["num_agents"], r["mode"]))
         cells = ["-", "-", "-"]
@@ -285,7 +287,7 @@ def print_table(rows: list[dict], skipped: list[tuple]) -> None:
             f"{r['median_s'] * 1e3:.2f} | {' | '.join(cells)} |"
         )
     for encoding, n, mode, why in skipped:
-        print(f"| {encoding} | {n} | {mode} | skipped: {why} | | | | |")
+        print(f"| {encoding} | {n} | {mode} | skipped: {why} | | | | | |")
     by_key = {(r["encoding"], r["num_agents"], r["mode"]): r for r in rows}
     for n in sorted({r["num_agents"] for r in rows}, reverse=True):
         rpe, drope = by_key.get(("rpe", n, "fwdbwd")), by_key.get(("drope_rope", n, "fwdbwd"))

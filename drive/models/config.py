@@ -24,9 +24,11 @@ class PredictorConfig:
     token feature), ``rpe`` (QCNet-style explicit pairwise edges, O(N²) memory), ``absolute`` (scene
     positions and heading as token features, plain attention) and ``se2`` (exactly SE(2)-invariant
     linear-memory attention). ``xy_slots``/``heading_slots`` are rotary pairs per head for the rotary
-    encodings; the remaining channels of each head are position-free. ``scene_origin`` chooses the point
-    positions are measured from before they reach the encodings (``target_mean``: the mean current
-    position of the scene's target agents, for float precision; ``none``: the data's own frame).
+    encodings; the remaining channels of each head are position-free. ``heading_heads > 0`` splits
+    ``drope_rope`` by head instead: that many heads rotate all their pairs by heading, the others by x/y.
+    ``scene_origin`` chooses the point positions are measured from before they reach the encodings
+    (``target_mean``: the mean current position of the scene's target agents, for float precision;
+    ``none``: the data's own frame).
     """
 
     num_future_steps: int = 80
@@ -41,6 +43,7 @@ class PredictorConfig:
     dropout: float = 0.1
     xy_slots: int = 4
     heading_slots: int = 2
+    heading_heads: int = 0
     min_wavelength_m: float = 2.0
     max_wavelength_m: float = 400.0
     se2_pose_blocks: int = 2
@@ -81,6 +84,7 @@ class PredictorConfig:
             "num_interaction_layers",
             "xy_slots",
             "heading_slots",
+            "heading_heads",
             "se2_pose_blocks",
             "se2_rotation_pairs",
         ):
@@ -92,6 +96,10 @@ class PredictorConfig:
         head_dim = self.hidden_dim // self.num_heads
         if self.xy_slots % 2:
             raise _fail("xy_slots", self.xy_slots, "must be even (x and y get half each)")
+        if not 0 <= self.heading_heads < self.num_heads:
+            raise _fail("heading_heads", self.heading_heads, f"must be in [0, num_heads={self.num_heads})")
+        if self.heading_heads and (self.xy_slots + self.heading_slots) % 2:
+            raise _fail("heading_heads", self.heading_heads, "needs xy_slots + heading_slots even")
         if 2 * (self.xy_slots + self.heading_slots) > head_dim:
             raise _fail(
                 "xy_slots",

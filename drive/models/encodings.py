@@ -15,7 +15,7 @@ from drive.nn import MLP, PoseRotaryAttention, RelativePoseAttention, SE2Attenti
 _ABSOLUTE_SCALE_M = 100.0
 
 
-def _rotary(config: PredictorConfig, xy_slots: int, heading_slots: int) -> nn.Module:
+def _rotary(config: PredictorConfig, xy_slots: int, heading_slots: int, heading_heads: int = 0) -> nn.Module:
     return PoseRotaryAttention(
         config.hidden_dim,
         config.num_heads,
@@ -23,6 +23,7 @@ def _rotary(config: PredictorConfig, xy_slots: int, heading_slots: int) -> nn.Mo
         heading_slots=heading_slots,
         min_wavelength_m=config.min_wavelength_m,
         max_wavelength_m=config.max_wavelength_m,
+        heading_heads=heading_heads,
         dropout=config.dropout,
     )
 
@@ -48,7 +49,7 @@ def _rpe(config: PredictorConfig) -> nn.Module:
 
 ATTENTION_BUILDERS: MappingProxyType[str, Callable[[PredictorConfig], nn.Module]] = MappingProxyType(
     {
-        "drope_rope": lambda c: _rotary(c, c.xy_slots, c.heading_slots),
+        "drope_rope": lambda c: _rotary(c, c.xy_slots, c.heading_slots, c.heading_heads),
         "rope_2d": lambda c: _rotary(c, c.xy_slots + c.heading_slots, 0),
         "rpe": _rpe,
         "absolute": lambda c: _rotary(c, 0, 0),

@@ -7,6 +7,9 @@ wavelengths are spread over heads: head h gets every H-th wavelength of one geom
 head sees the whole range and different heads see different scales. Scores depend on the scene-frame
 displacement ``p_k − p_q`` and on ``ψ_k − ψ_q``: invariant to translating the scene, not to rotating it.
 With no slots at all this is plain scaled-dot-product attention.
+
+Alternatively (``heading_heads > 0``) the split is per head: the last ``heading_heads`` heads rotate all
+their ``xy_slots + heading_slots`` pairs by the heading, the other heads all of theirs by x/y.
 """
 
 from __future__ import annotations
@@ -18,12 +21,27 @@ from drive.rope import RotaryAttention, rope_angles, unit_frequencies, wavelengt
 
 
 def pose_frequencies(
-    num_heads: int, xy_slots: int, heading_slots: int, min_wavelength_m: float, max_wavelength_m: float
+    num_heads: int,
+    xy_slots: int,
+    heading_slots: int,
+    min_wavelength_m: float,
+    max_wavelength_m: float,
+    heading_heads: int = 0,
 ) -> torch.Tensor:
     """Frequency table ``F [H, S, 3]`` over the axes (x m, y m, heading rad), S = xy_slots + heading_slots.
 
-    Slot layout per head: x slots, y slots (``xy_slots / 2`` each), then heading slots.
+    Slot layout per head: x slots, y slots (``xy_slots / 2`` each), then heading slots. With
+    ``heading_heads > 0``, heads ``H - heading_heads ..`` put all S slots on the heading and the other
+    heads put all S slots on x/y (S must then be even).
     """
+    if not 0 <= heading_heads < num_heads or (heading_heads and num_heads < 2):
+        raise ValueError(f"heading_heads must be in [0, num_heads={num_heads}), got {heading_heads}")
+    if heading_heads:
+        total = xy_slots + heading_slots
+        xy = pose_frequencies(num_heads, total, 0, min_wavelength_m, max_wavelength_m)
+        xy[num_heads - heading_heads :] = 0.0
+        xy[num_heads - heading_heads :, :, 2] = unit_frequencies(total)
+        return xy
     if xy_slots % 2:
         raise ValueError(f"xy_slots must be even (x and y get half each), got {xy_slots}")
     per_axis = xy_slots // 2
@@ -55,6 +73,7 @@ class PoseRotaryAttention(nn.Module):
         heading_slots: int = 2,
         min_wavelength_m: float = 2.0,
         max_wavelength_m: float = 400.0,
+        heading_heads: int = 0,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -66,7 +85,9 @@ class PoseRotaryAttention(nn.Module):
             )
         self.attention = RotaryAttention(embed_dim, num_heads, dropout=dropout)
         self.use_rotary = xy_slots + heading_slots > 0
-        freqs = pose_frequencies(num_heads, xy_slots, heading_slots, min_wavelength_m, max_wavelength_m)
+        freqs = pose_frequencies(
+            num_heads, xy_slots, heading_slots, min_wavelength_m, max_wavelength_m, heading_heads
+        )
         self.register_buffer("freqs", freqs, persistent=False)
 
     def angles(self, pos: torch.Tensor, heading: torch.Tensor) -> torch.Tensor | None:

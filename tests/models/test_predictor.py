@@ -157,6 +157,7 @@ def test_prediction_to_world_inverts_agent_frame():
         ("num_modes", 0),
         ("radius_m", -1.0),
         ("se2_pose_blocks", 5),
+        ("heading_heads", 2),
     ],
 )
 def test_config_errors_name_the_field(field, value):

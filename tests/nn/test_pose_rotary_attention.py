@@ -71,3 +71,18 @@ def test_masks():
     mask, has_key = attention_mask(torch.tensor([[True, False, False]]), near, 3)
     assert has_key[0].tolist() == [True, True, False]
     assert mask.shape == (1, 1, 3, 3) and mask[0, 0, 2].all()  # an empty row is opened, then zeroed
+
+
+def test_per_head_split():
+    table = pose_frequencies(4, 4, 2, 1.0, 8.0, heading_heads=1)
+    assert table.shape == (4, 6, 3)
+    assert torch.equal(table[3], torch.tensor([0.0, 0.0, 1.0]).expand(6, 3))  # heading head: DRoPE only
+    assert torch.equal(table[:3, :, 2], torch.zeros(3, 6))  # the others: x on 3 slots, y on 3
+    assert (table[:3, :3, 0] > 0).all() and (table[:3, 3:, 1] > 0).all()
+    with pytest.raises(ValueError, match="heading_heads"):
+        pose_frequencies(2, 4, 2, 1.0, 8.0, heading_heads=2)
+    attn = PoseRotaryAttention(32, 2, xy_slots=4, heading_slots=2, heading_heads=1)
+    q, kv, qp, qh, kp, kh = data()
+    torch.testing.assert_close(
+        attn(q, kv, qp, qh + 0.5, kp, kh + 0.5), attn(q, kv, qp, qh, kp, kh), atol=2e-5, rtol=1e-4
+    )
