@@ -199,3 +199,17 @@ def test_recurrent_memory_per_head_rope_is_relative():
     m = _memory_model()
     x = torch.randn(1, 8, 16, dtype=torch.float64)
     assert torch.allclose(m(x)[0], m(x, offset=40)[0], atol=1e-10)
+
+
+def test_mla_content_term_absorbs_the_key_up_projection():
+    torch.manual_seed(2)
+    m = DecoupledRotaryAttention(16, 2, content_dim=4, rotary_dim=4, latent_dim=6).double()
+    x = torch.randn(1, 5, 16, dtype=torch.float64)
+    angle = rope_angles(text_positions(5) * 9, geometric_frequencies(2)[None, :, None])[None]
+    q, k, _ = m.project(x, angle)
+    content = torch.einsum("bihc,bjhc->bhij", q[..., :4], k[..., :4])  # (B, H, N, N)
+    latent = m.kv_down(x)  # (B, N, latent)
+    W_q = m.q_proj.weight.view(2, 8, 16)[:, :4]  # (H, C, E): content rows of the query projection
+    W_uk = m.k_up.weight.view(2, 4, 6)  # (H, C, latent)
+    absorbed = torch.einsum("hce,hcl->hel", W_q, W_uk)  # (H, E, latent): one matrix per head, no position
+    assert torch.allclose(content, torch.einsum("bie,hel,bjl->bhij", x, absorbed, latent))
