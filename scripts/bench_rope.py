@@ -155,14 +155,14 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="write the rows and run facts here")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 5 quick, 15 full)")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds (default 3 quick, 15 full)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda given but CUDA is not available")
-    rounds = args.rounds or (5 if args.quick else 15)
+    rounds = args.rounds or (3 if args.quick else 15)
     rows, skipped = run(rounds, device)
     facts = {
         "shape": [BATCH, HEADS, SEQ, HEAD_DIM],
