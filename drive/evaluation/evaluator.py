@@ -36,6 +36,7 @@ from drive.metrics.womd_overlap import overlap_per_sample
 
 PredictionSource = Iterable[ScenarioPrediction] | Mapping[str, ScenarioPrediction] | Callable
 MISSING_MODES = ("error", "count")
+FAMILY_SOURCES = ("womd", "av2", "eth_ucy", "sumo")
 
 
 class _Families:
@@ -137,6 +138,8 @@ def evaluate(
     """
     if missing not in MISSING_MODES:
         raise ConfigError(f"evaluate: missing={missing!r}; allowed: {', '.join(MISSING_MODES)}")
+    if source is not None and source not in FAMILY_SOURCES:
+        raise ConfigError(f"evaluate: source={source!r}; allowed: {', '.join(FAMILY_SOURCES)}")
     lookup = _prediction_lookup(predictions)
     families = _Families()
     counts = dict(scenarios=0, targets=0, scored=0, missing_predictions=0)

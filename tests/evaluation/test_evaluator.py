@@ -107,3 +107,18 @@ def test_scenario_ids_match_not_order():
     result = evaluate(scenes, [preds["b"], preds["a"]])
     assert result.counts["scored"] == 4
     assert result.metrics["minADE_6"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_bad_options_are_config_errors():
+    from drive.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="missing='skip'"):
+        evaluate([moving_scene()], [], missing="skip")
+    with pytest.raises(ConfigError, match="source='nuscenes'.*womd"):
+        evaluate([moving_scene()], [], source="nuscenes")
+
+
+def test_source_override_switches_families():
+    scene = moving_scene(num_steps=20, current_step=7, dt_s=0.4, source="eth_ucy")
+    result = evaluate([scene], lambda s: constant_velocity(s, 12), source="av2")
+    assert set(result.metrics) == AV2_KEYS
