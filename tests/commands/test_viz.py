@@ -179,3 +179,25 @@ def test_window_options_change_the_view(data, tmp_path):
     assert np.any(images["default"] != images["half"])
     with pytest.raises(ConfigError, match="half_width_m"):
         main([str(data), "--out", str(tmp_path / "x.png"), "--half-width", "-1"])
+
+
+def test_real_womd_submission_is_drawn_and_scored_at_two_hertz(tmp_path, capsys):
+    submission = pytest.importorskip("drive.evaluation.submission", reason="submission formats not present")
+    from drive.datasets import iter_scenarios
+    from drive.evaluation.baselines import constant_velocity
+    from drive.viz import forecast_errors, match_prediction
+
+    path = shared_path("womd", "motion_data_one_scenario.tfrecord")
+    scenario = next(iter(iter_scenarios(path)))
+    dense = constant_velocity(scenario, 80)
+    archive = tmp_path / "submission.tar.gz"
+    submission.save_womd_submission(archive, [dense])
+    out = tmp_path / "womd.html"
+    assert main([str(path), "--out", str(out), "--predictions", str(archive)]) == 0
+    payload = json.loads(re.search(r'id="drive-data">(.*?)</script>', out.read_text(), re.S).group(1))
+    scene = payload["scenes"][0]
+    assert [len(m["x"]) for f in scene["forecast"] for m in f["modes"]] == [16] * len(dense.agent_ids)
+    # The 2 Hz samples are the dense forecast's every fifth step, so the errors match the dense ones
+    # up to the sampling of the average (the final displacement is the same step).
+    errors = forecast_errors(scenario, match_prediction(scenario, dense))
+    assert scene["errors"]["minFDE"] == pytest.approx(errors["minFDE"], abs=1e-3)
