@@ -17,7 +17,7 @@ from pathlib import Path
 
 from drive.errors import ConfigError
 from drive.evaluation.baselines import constant_velocity
-from drive.evaluation.evaluator import MISSING_MODES, evaluate
+from drive.evaluation.evaluator import FAMILY_SOURCES, MISSING_MODES, evaluate
 from drive.evaluation.ground_truth import prediction_stride
 from drive.evaluation.predictions import _atomic_write, load_predictions
 from drive.evaluation.result import SCHEMA_VERSION, comparison_table
@@ -47,7 +47,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--num-modes", type=int, default=1, help="baseline modes (repeats, equal probability)"
     )
-    parser.add_argument("--source", help="metric families to use instead of each scenario's own source")
+    parser.add_argument(
+        "--source",
+        choices=FAMILY_SOURCES,
+        help="metric families to use instead of each scenario's own source",
+    )
     parser.add_argument(
         "--missing",
         choices=MISSING_MODES,
