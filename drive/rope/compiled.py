@@ -60,7 +60,7 @@ def apply_rotation_compiled(
         if _state["kernel"] is None:
             _state["kernel"] = torch.compile(_half_rotation_into, dynamic=False, fullgraph=True)
         _state["kernel"](x, cos, sin, out)
-    except Exception as err:  # noqa: BLE001 - any backend failure means: use the eager path from now on
+    except Exception as err:  # any backend failure (no compiler, unsupported op): eager from now on
         _state["failed"] = True
         warnings.warn(
             f"compiled rotation unavailable, using the eager path: {err}", RuntimeWarning, stacklevel=2

@@ -87,7 +87,7 @@ class RotaryEmbedding(nn.Module):
             self._table_key = key
         return self._table
 
-    def _apply(self, fn, recurse=True):  # noqa: ANN001 - nn.Module signature
+    def _apply(self, fn, recurse=True):
         self._table = None  # device or dtype moves invalidate the cached table
         return super()._apply(fn, recurse)
 

@@ -61,7 +61,7 @@ class _Rotation(torch.autograd.Function):
     directions run the allocation-free path instead of recording a graph of elementwise temporaries."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, cos: Tensor, sin: Tensor, layout: str) -> Tensor:  # noqa: ANN001
+    def forward(ctx, x: Tensor, cos: Tensor, sin: Tensor, layout: str) -> Tensor:
         num_slots = cos.shape[-1]
         ctx.layout, ctx.num_slots = layout, num_slots
         needs_x = ctx.needs_input_grad[1] or ctx.needs_input_grad[2]
@@ -70,7 +70,7 @@ class _Rotation(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:  # noqa: ANN001
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:
         x, cos, sin = ctx.saved_tensors
         num_slots, layout = ctx.num_slots, ctx.layout
         grad_x = grad_cos = grad_sin = None
