@@ -103,7 +103,7 @@ def plan_run(seed: int, run_index: int, split: str, num_scenes: int, config: Sce
         num_scenes=num_scenes,
         network=kind,
         netgenerate_args=tuple(args),
-        vehicle_density=float(rng.uniform(80, 180)),
+        vehicle_density=float(rng.uniform(100, 200)),
         pedestrian_density=float(rng.uniform(40, 120)),
         duration_s=round(duration_s, 1),
     )
@@ -149,10 +149,30 @@ def _random_trips(args: list[str]) -> None:
     import randomTrips
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with _silenced_output():
             randomTrips.main(randomTrips.get_options(args))
     except (SystemExit, Exception) as err:
         raise DataError(f"randomTrips.py failed ({err!r}) with arguments {args}") from err
+
+
+@contextlib.contextmanager
+def _silenced_output():
+    """Route stdout and stderr to /dev/null at the descriptor level, so the duarouter subprocess that
+    randomTrips starts stays quiet too (its warnings are expected: unroutable trips are dropped)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
 
 
 # Fixed simulation options: 10 Hz, one thread (reproducible), lane changes spread over 2 s instead of
@@ -170,7 +190,10 @@ def run_sumo(plan: RunPlan, workdir: Path) -> None:
     binary = sumo_home() / "bin"
     netgenerate = [str(binary / "netgenerate"), *plan.netgenerate_args, f"--seed={_tool_seed(plan, 1)}"]
     _run(netgenerate + ["--no-warnings", "-o", "net.net.xml"], workdir)
+    # randomTrips validates trips with duarouter (dropping unroutable ones); its route file must stay in
+    # workdir, as parallel runs share the current directory.
     common = ["-n", str(workdir / "net.net.xml"), "-b", "0", "-e", str(plan.duration_s)]
+    common += ["-r", str(workdir / "validated.rou.xml")]
     vehicles = [
         "-o",
         str(workdir / "vehicles.trips.xml"),

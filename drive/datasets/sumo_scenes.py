@@ -189,26 +189,22 @@ def crop_map(road_map: MapFeatures, centre: np.ndarray, radius_m: float) -> MapF
     """Polylines reaching within ``radius_m`` of ``centre [2]``, each trimmed to the stretch from its
     first to its last point inside that radius; crosswalk polygons are kept whole."""
     inside = np.linalg.norm(road_map.points - centre.astype(np.float32), axis=-1) <= radius_m  # (P_total,)
-    keep, begins, ends = [], [], []
-    for m in range(road_map.num_polylines):
-        begin, end = int(road_map.offsets[m]), int(road_map.offsets[m + 1])
-        hits = np.flatnonzero(inside[begin:end])
-        if hits.size == 0:
-            continue
-        keep.append(m)
-        if road_map.types[m] == MapType.CROSSWALK:
-            begins.append(begin)
-            ends.append(end)
-        else:
-            begins.append(begin + int(hits[0]))
-            ends.append(begin + int(hits[-1]) + 1)
-    keep_idx = np.array(keep, np.int64)
-    lengths = np.array(ends, np.int64) - np.array(begins, np.int64)
-    rows = np.concatenate([np.arange(b, e) for b, e in zip(begins, ends)]) if keep else np.zeros(0, np.int64)
+    begin, end = road_map.offsets[:-1], road_map.offsets[1:]  # (M,)
+    index = np.arange(len(inside))
+    first = np.minimum.reduceat(np.where(inside, index, len(inside)), begin)  # (M,)
+    last = np.maximum.reduceat(np.where(inside, index, -1), begin)  # (M,)
+    keep = first < end
+    whole = road_map.types == MapType.CROSSWALK
+    first = np.where(whole, begin, first)[keep]
+    last = np.where(whole, end - 1, last)[keep]
+    lengths = last - first + 1
+    rows = np.repeat(first - np.cumsum(np.concatenate([[0], lengths[:-1]])), lengths) + np.arange(
+        lengths.sum()
+    )
     return MapFeatures(
-        ids=road_map.ids[keep_idx],
-        types=road_map.types[keep_idx],
-        subtypes=road_map.subtypes[keep_idx],
+        ids=road_map.ids[keep],
+        types=road_map.types[keep],
+        subtypes=road_map.subtypes[keep],
         points=road_map.points[rows],
         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
     )

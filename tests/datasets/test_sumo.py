@@ -87,6 +87,34 @@ def test_crop_map_trims_to_radius():
     assert crop_map(road, np.array([0.0, 30.0]), 10.0).num_polylines == 0
 
 
+def test_crop_map_matches_slow_reference():
+    rng = np.random.default_rng(0)
+    starts = rng.uniform(-80, 80, (60, 2))
+    polylines = [
+        s + np.cumsum(rng.normal(0, 4, (int(n), 2)), axis=0) for s, n in zip(starts, rng.integers(1, 30, 60))
+    ]
+    types = rng.choice([MapType.LANE, MapType.ROAD_LINE, MapType.CROSSWALK], 60).astype(np.int8)
+    road = MapFeatures(
+        ids=np.arange(100, 160, dtype=np.int64),
+        types=types,
+        subtypes=np.zeros(60, np.int16),
+        points=np.concatenate(polylines).astype(np.float32),
+        offsets=np.concatenate([[0], np.cumsum([len(p) for p in polylines])]).astype(np.int64),
+    )
+    centre, radius = np.array([5.0, -3.0]), 25.0
+    want = []
+    for m in range(road.num_polylines):
+        points = road.polyline(m)
+        hits = np.flatnonzero(np.linalg.norm(points - centre.astype(np.float32), axis=-1) <= radius)
+        if hits.size:
+            whole = road.types[m] == MapType.CROSSWALK
+            want.append((road.ids[m], points if whole else points[hits[0] : hits[-1] + 1]))
+    got = crop_map(road, centre, radius)
+    assert 0 < len(want) < 60 and got.ids.tolist() == [i for i, _ in want]
+    for m, (_, points) in enumerate(want):
+        np.testing.assert_array_equal(got.polyline(m), points)
+
+
 def test_read_fcd_moves_vehicle_reference_to_box_centre(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -207,3 +235,14 @@ def test_ensure_simulated_reuses_complete_output(runs, monkeypatch):
     assert _files(runs["s2"]) == before
     # A different request is not satisfied by this output.
     assert not sumo_sim.is_complete(runs["s2"], sumo_sim.SimulationConfig(seed=3, **TINY))
+
+
+def test_simulate_command_keeps_complete_output_and_rejects_bad_counts(runs, tmp_path, capsys):
+    from drive.cli import main as cli_main
+
+    args = ["simulate", "--out", str(runs["s2"]), "--seed", "2", "--quiet"]
+    args += ["--num-scenes", str(TINY["num_scenes"]), "--scenes-per-run", str(TINY["scenes_per_run"])]
+    assert cli_main(args) == 0
+    assert "kept" in capsys.readouterr().out
+    assert cli_main(["simulate", "--out", str(tmp_path), "--num-scenes", "2"]) == 1
+    assert "num_scenes must be >= 3" in capsys.readouterr().err
