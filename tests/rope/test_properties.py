@@ -6,6 +6,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drive.rope import (
     RotaryEmbedding,
@@ -179,3 +181,23 @@ def test_cuda_rotation_matches_cpu(layout: str) -> None:
         rotate(in_place, angle.to("cuda"), layout, out=in_place)
     torch.testing.assert_close(on_device.cpu(), expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(in_place.cpu(), expected, atol=1e-5, rtol=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    shift=st.floats(-1e3, 1e3, allow_nan=False),
+    num_slots=st.integers(1, 8),
+    extra_channels=st.integers(0, 3),
+    layout=st.sampled_from(["half", "interleaved"]),
+    base=st.floats(2.0, 1e5),
+)
+def test_any_shift_any_width_leaves_scores_unchanged(shift, num_slots, extra_channels, layout, base) -> None:
+    F = geometric_frequencies(num_slots, base=base)[None, :, None].double()
+    dim = 2 * num_slots + 2 * extra_channels  # trailing channels stay position-free
+    q, k = _qk(3, 4, 1, dim, 9)
+    q_pos, k_pos = (
+        torch.tensor([[0.0], [2.5], [-7.0]]).double(),
+        torch.tensor([[1.0], [4.0], [9.5], [-3.0]]).double(),
+    )
+    base_scores = _scores(q, k, q_pos, k_pos, F, layout)
+    torch.testing.assert_close(_scores(q, k, q_pos + shift, k_pos + shift, F, layout), base_scores)
