@@ -86,9 +86,11 @@ def _prediction_lookup(predictions: PredictionSource) -> Callable[[Scenario], Sc
 def _womd_update(families: _Families, scenario: Scenario, prediction: ScenarioPrediction, targets) -> None:
     samples = womd_samples(prediction)[targets.row]  # (N, K, 16, 2)
     prob = prediction.probability[targets.row]
+    # mAP ranks modes across objects by the raw scores when the file kept them (as the official code).
+    raw = prob if prediction.confidence is None else prediction.confidence[targets.row]
     order = np.argsort(-prob, axis=1, kind="stable")[:, :MAX_PREDICTIONS]  # (N, K') by confidence
     samples = np.take_along_axis(samples, order[:, :, None, None], 1).astype(np.float64)
-    confidence = np.take_along_axis(prob, order, 1).astype(np.float64)
+    confidence = np.take_along_axis(raw, order, 1).astype(np.float64)
     position, heading, valid = target_future(scenario, targets.agent_idx, 16, 5)
     agents, c = scenario.agents, scenario.current_step
     idx = targets.agent_idx

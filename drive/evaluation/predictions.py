@@ -28,7 +28,9 @@ class ScenarioPrediction:
     agent_ids ``[N]`` int64 (the scenario's agent ids); trajectory ``[N, K, Tf, 2]`` float32 positions in
     the dataset's own (world / scene) frame, metres, one row per future step at the dataset's rate (a
     WOMD submission's 16 samples at 2 Hz are the exception, see docs/evaluation.md); probability
-    ``[N, K]`` float32, each row sums to 1; heading ``[N, K, Tf]`` rad or None.
+    ``[N, K]`` float32, each row sums to 1; heading ``[N, K, Tf]`` rad or None. confidence ``[N, K]``
+    (optional) keeps the raw, unnormalised scores of a file that had them (a WOMD submission): WOMD mAP
+    ranks modes of different objects by these, as the official metrics do; None means ``probability``.
     """
 
     scenario_id: str
@@ -36,6 +38,7 @@ class ScenarioPrediction:
     trajectory: np.ndarray
     probability: np.ndarray
     heading: np.ndarray | None = None
+    confidence: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -69,6 +72,10 @@ class ScenarioPrediction:
                 f"{where}: field 'heading': expected shape {self.trajectory.shape[:3]}, "
                 f"got {self.heading.shape}"
             )
+        if self.confidence is not None and (
+            self.confidence.shape != (n, k) or not np.all(np.isfinite(self.confidence))
+        ):
+            raise DataError(f"{where}: field 'confidence': expected finite values of shape [{n}, {k}]")
         if not np.all(np.isfinite(self.trajectory)):
             raise DataError(f"{where}: field 'trajectory': non-finite value")
         if n and (np.any(self.probability < 0) or not np.allclose(self.probability.sum(-1), 1.0, atol=1e-3)):
@@ -94,17 +101,17 @@ def save_predictions(path: str | Path, predictions: Iterable[ScenarioPrediction]
     if not predictions:
         raise DataError(f"{path}: no predictions to save")
     first = predictions[0]
-    with_heading = first.heading is not None
     for p in predictions:
         if (p.num_modes, p.num_future_steps) != (first.num_modes, first.num_future_steps):
             raise DataError(
                 f"{path}: scenario {p.scenario_id!r} has K={p.num_modes}, Tf={p.num_future_steps}; "
                 f"the file holds K={first.num_modes}, Tf={first.num_future_steps} for every scenario"
             )
-        if (p.heading is not None) != with_heading:
-            raise DataError(
-                f"{path}: scenario {p.scenario_id!r}: heading must be given for all scenarios or none"
-            )
+        for name in ("heading", "confidence"):
+            if (getattr(p, name) is not None) != (getattr(first, name) is not None):
+                raise DataError(
+                    f"{path}: scenario {p.scenario_id!r}: {name} must be given for all scenarios or none"
+                )
     ids = [p.scenario_id for p in predictions]
     if len(set(ids)) != len(ids):
         raise DataError(f"{path}: duplicate scenario ids in predictions")
@@ -117,8 +124,9 @@ def save_predictions(path: str | Path, predictions: Iterable[ScenarioPrediction]
         "trajectory": np.concatenate([p.trajectory.astype(np.float32) for p in predictions]),
         "probability": np.concatenate([p.probability.astype(np.float32) for p in predictions]),
     }
-    if with_heading:
-        arrays["heading"] = np.concatenate([p.heading.astype(np.float32) for p in predictions])
+    for name in ("heading", "confidence"):
+        if getattr(first, name) is not None:
+            arrays[name] = np.concatenate([getattr(p, name).astype(np.float32) for p in predictions])
     _atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
@@ -134,7 +142,7 @@ def _load_npz(path: Path) -> list[ScenarioPrediction]:
         raise DataError(
             f"{path}: predictions format version {int(arrays['version'])}, expected {FORMAT_VERSION}"
         )
-    offsets, heading = arrays["agent_offsets"], arrays.get("heading")
+    offsets, heading, confidence = arrays["agent_offsets"], arrays.get("heading"), arrays.get("confidence")
     return [
         ScenarioPrediction(
             scenario_id=str(sid),
@@ -142,6 +150,7 @@ def _load_npz(path: Path) -> list[ScenarioPrediction]:
             trajectory=arrays["trajectory"][a:b],
             probability=arrays["probability"][a:b],
             heading=None if heading is None else heading[a:b],
+            confidence=None if confidence is None else confidence[a:b],
         )
         for sid, a, b in zip(arrays["scenario_ids"], offsets[:-1], offsets[1:])
     ]

@@ -72,11 +72,12 @@ def womd_samples(prediction: ScenarioPrediction) -> np.ndarray:
 def _scenario_proto(pb2, prediction: ScenarioPrediction):
     proto = pb2.ChallengeScenarioPredictions(scenario_id=prediction.scenario_id)
     samples = womd_samples(prediction)
+    scores = prediction.confidence if prediction.confidence is not None else prediction.probability
     for n, agent_id in enumerate(prediction.agent_ids):
         single = proto.single_predictions.predictions.add(object_id=int(agent_id))
         order = np.argsort(-prediction.probability[n], kind="stable")[:WOMD_MAX_TRAJECTORIES]
         for k in order:
-            scored = single.trajectories.add(confidence=float(prediction.probability[n, k]))
+            scored = single.trajectories.add(confidence=float(scores[n, k]))
             scored.trajectory.center_x.extend(samples[n, k, :, 0].tolist())
             scored.trajectory.center_y.extend(samples[n, k, :, 1].tolist())
     return proto
@@ -91,7 +92,8 @@ def save_womd_submission(
 ) -> None:
     """Write a WOMD motion-prediction submission archive (``.tar.gz``, atomic).
 
-    The 6 most probable modes per object are kept, most probable first, confidence = probability.
+    The 6 most probable modes per object are kept, most probable first; confidence = the prediction's raw
+    ``confidence`` when it has one, else its probability.
     """
     pb2 = _submission_pb2()
     info = info or WOMDSubmissionInfo()
@@ -153,6 +155,7 @@ def _from_scenario_proto(proto, where: str) -> ScenarioPrediction:
         agent_ids=np.array(ids, np.int64),
         trajectory=np.stack(trajectories).astype(np.float32) if ids else np.zeros((0, 1, 16, 2), np.float32),
         probability=probability.astype(np.float32),
+        confidence=confidence.astype(np.float32),
     )
 
 

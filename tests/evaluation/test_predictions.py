@@ -77,3 +77,16 @@ def test_load_refuses_foreign_files(tmp_path):
         load_predictions(unknown)
     with pytest.raises(DataError, match="no such predictions file"):
         load_predictions(tmp_path / "absent.npz")
+
+
+def test_npz_keeps_raw_confidence(tmp_path):
+    base = _prediction("a", heading=False)
+    raw = base.probability * 7.0
+    original = ScenarioPrediction("a", base.agent_ids, base.trajectory, base.probability, confidence=raw)
+    save_predictions(tmp_path / "p.npz", [original])
+    (loaded,) = load_predictions(tmp_path / "p.npz")
+    np.testing.assert_array_equal(loaded.confidence, raw)
+    with pytest.raises(DataError, match="confidence must be given for all scenarios or none"):
+        save_predictions(tmp_path / "q.npz", [original, _prediction("b", heading=False)])
+    with pytest.raises(DataError, match="'confidence'"):
+        ScenarioPrediction("a", base.agent_ids, base.trajectory, base.probability, confidence=raw[:, :2])

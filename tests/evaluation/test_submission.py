@@ -131,3 +131,17 @@ def test_av2_columns_match_the_av2_package():
 def test_av2_needs_60_steps(tmp_path):
     with pytest.raises(DataError, match="needs 60"):
         save_av2_submission(tmp_path / "s.parquet", [_prediction(tf=80)])
+
+
+def test_womd_raw_confidences_survive_the_round_trip(tmp_path):
+    base = _prediction(k=6)
+    raw = np.random.default_rng(7).uniform(0.1, 3.0, size=(2, 6)).astype(np.float32)
+    original = ScenarioPrediction(
+        base.scenario_id, base.agent_ids, base.trajectory, raw / raw.sum(-1, keepdims=True), confidence=raw
+    )
+    path = tmp_path / "submission.tar.gz"
+    save_womd_submission(path, [original])
+    (loaded,) = load_predictions(path)
+    order = np.argsort(-raw, axis=1, kind="stable")
+    np.testing.assert_allclose(loaded.confidence, np.take_along_axis(raw, order, 1), rtol=1e-6)
+    np.testing.assert_allclose(loaded.probability.sum(-1), 1.0, rtol=1e-6)

@@ -54,7 +54,8 @@ def _ours(seed: int) -> dict:
         scenario.scenario_id,
         np.arange(NUM_TARGETS, dtype=np.int64),
         case["prediction"].astype(np.float32),
-        case["score"].astype(np.float32),
+        (case["score"] / case["score"].sum(-1, keepdims=True)).astype(np.float32),
+        confidence=case["score"].astype(np.float32),  # the raw scores rank modes across objects for mAP
     )
     return evaluate([scenario], [prediction]).to_json()["womd"]["by_type_horizon"]
 
