@@ -1,7 +1,7 @@
 """Our WOMD evaluator against the official TF op (``py_metrics_ops.motion_metrics``) on random cases.
 
 The op's outputs are stored in ``data/womd_official_reference.json`` (written by ``womd_reference.py``
-in an environment with TensorFlow 2.12 and waymo-open-dataset 1.6.7); the cases are rebuilt here from
+in an environment with tensorflow-cpu 2.13.1 and waymo-open-dataset 1.6.7); the cases are rebuilt here from
 their seeds, so the test needs neither TensorFlow nor the op.
 """
 

@@ -1,8 +1,8 @@
 """A random WOMD-layout case and the official TF op's metrics on it.
 
 ``make_case(seed)`` (numpy only) builds agents, targets and 2 Hz predictions. Run this file with a
-Python that has ``tensorflow-cpu==2.12`` and ``waymo-open-dataset-tf-2-12-0`` to (re)write
-``data/womd_official_reference.json``::
+Python that has ``tensorflow-cpu==2.13.1`` and ``waymo-open-dataset-tf-2-12-0==1.6.7`` (``--no-deps``;
+despite its name it is built against TF 2.13) to (re)write ``data/womd_official_reference.json``::
 
     python tests/metrics/womd_reference.py tests/metrics/data/womd_official_reference.json
 
