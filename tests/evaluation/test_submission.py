@@ -145,3 +145,17 @@ def test_womd_raw_confidences_survive_the_round_trip(tmp_path):
     order = np.argsort(-raw, axis=1, kind="stable")
     np.testing.assert_allclose(loaded.confidence, np.take_along_axis(raw, order, 1), rtol=1e-6)
     np.testing.assert_allclose(loaded.probability.sum(-1), 1.0, rtol=1e-6)
+
+
+def test_av2_package_reads_our_parquet(tmp_path):
+    pytest.importorskip("pandas", reason="av2's ChallengeSubmission needs pandas")
+    submission = pytest.importorskip(
+        "av2.datasets.motion_forecasting.eval.submission", reason="av2 not installed"
+    )
+    original = _prediction(n=1, k=6, tf=60)
+    path = tmp_path / "submission.parquet"
+    save_av2_submission(path, [original])
+    probabilities, tracks = submission.ChallengeSubmission.from_parquet(path).predictions["s0"]
+    order = np.argsort(-original.probability[0])  # av2 sorts rows by descending probability
+    np.testing.assert_allclose(tracks["5"], original.trajectory[0, order], rtol=1e-6)
+    np.testing.assert_allclose(probabilities, original.probability[0, order], rtol=1e-6)
