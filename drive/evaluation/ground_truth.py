@@ -10,7 +10,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from drive.data.schema import Scenario
-from drive.errors import DataError
 from drive.evaluation.predictions import ScenarioPrediction
 
 WOMD_DT_S = 0.1
@@ -95,8 +94,3 @@ def others_at_samples(scenario: Scenario, agent_index: int):
         agents.size[others, :2].astype(np.float64),
         agents.valid[others][:, steps] & inside[None],
     )
-
-
-def check_prediction_grid(scenario: Scenario, prediction: ScenarioPrediction) -> None:
-    if prediction.num_future_steps < 1 or prediction.num_modes < 1:
-        raise DataError(f"predictions for scenario {scenario.scenario_id!r}: empty trajectory (K or Tf is 0)")

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from drive.errors import ConfigError
 from drive.metrics.displacement import displacement, last_valid_index, masked_ade, top_k_modes
 
 MISS_THRESHOLD_M = 2.0
@@ -67,7 +68,7 @@ class AV2Metrics(Metric):
     def __init__(self, k: int = 6, miss_threshold_m: float = MISS_THRESHOLD_M, **kwargs) -> None:
         super().__init__(**kwargs)
         if k < 1:
-            raise ValueError(f"AV2Metrics: k must be >= 1, got {k}")
+            raise ConfigError(f"AV2Metrics: k must be >= 1, got {k}")
         self.k = k
         self.miss_threshold_m = miss_threshold_m
         for name in ("min_ade", "min_fde", "miss", "brier_min_fde"):

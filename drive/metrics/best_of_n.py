@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from drive.errors import ConfigError
 from drive.metrics.displacement import displacement, last_valid_index, masked_ade, top_k_modes
 
 
@@ -35,7 +36,7 @@ class BestOfNMetrics(Metric):
     def __init__(self, n: int = 20, **kwargs) -> None:
         super().__init__(**kwargs)
         if n < 1:
-            raise ValueError(f"BestOfNMetrics: n must be >= 1, got {n}")
+            raise ConfigError(f"BestOfNMetrics: n must be >= 1, got {n}")
         self.n = n
         self.add_state("ade_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("fde_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")

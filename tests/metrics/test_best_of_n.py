@@ -30,3 +30,13 @@ def test_metric_averages_per_pedestrian():
     metric.update(traj, torch.full((2, 20), 0.05), gt, torch.ones(2, 3, dtype=torch.bool))
     out = metric.compute()
     assert out["ADE_20"].item() == pytest.approx(2.0) and out["FDE_20"].item() == pytest.approx(2.0)
+
+
+def test_bad_n_and_k_are_config_errors():
+    from drive.errors import ConfigError
+    from drive.metrics.av2 import AV2Metrics
+
+    with pytest.raises(ConfigError, match="n must be >= 1"):
+        BestOfNMetrics(n=0)
+    with pytest.raises(ConfigError, match="k must be >= 1"):
+        AV2Metrics(k=0)
