@@ -37,6 +37,8 @@ from drive.models.config import PredictorConfig  # noqa: E402
 from drive.models.encodings import build_attention  # noqa: E402
 
 ENCODINGS = ("drope_rope", "se2", "rpe", "absolute")
+# Variants that may be named with --encodings besides the defaults: name -> PredictorConfig overrides.
+VARIANTS = {"drope_rope_shared": {"encoding": "drope_rope", "shared_wavelengths": True}}
 SIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 QUICK_SIZES = (32, 128, 512)
 MODES = ("fwd", "fwdbwd")
@@ -91,9 +93,8 @@ def measure(
     dev = torch.device(device)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    config = PredictorConfig(
-        num_future_steps=1, encoding=encoding, hidden_dim=WIDTH, num_heads=HEADS, dropout=0.0
-    )
+    overrides = VARIANTS.get(encoding, {"encoding": encoding})
+    config = PredictorConfig(num_future_steps=1, hidden_dim=WIDTH, num_heads=HEADS, dropout=0.0, **overrides)
     layer = build_attention(config).to(dev)
     warm = _inputs(8, dev, mode == "fwdbwd")
     _step(layer, *warm, mode)
@@ -211,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     encodings = args.encodings.split(",")
     for name in encodings:
-        if name not in ENCODINGS:
-            parser.error(f"unknown encoding {name!r}; choose from {', '.join(ENCODINGS)}")
+        if name not in ENCODINGS and name not in VARIANTS:
+            parser.error(f"unknown encoding {name!r}; choose from {', '.join((*ENCODINGS, *VARIANTS))}")
     rows, skipped = [], []
     for mode in args.modes.split(","):
         last: dict[str, dict] = {}
@@ -305,8 +306,14 @@ def plot(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    colors = {"drope_rope": "tab:blue", "se2": "tab:green", "rpe": "tab:red", "absolute": "tab:gray"}
-    for encoding in ENCODINGS:
+    colors = {
+        "drope_rope": "tab:blue",
+        "se2": "tab:green",
+        "rpe": "tab:red",
+        "absolute": "tab:gray",
+        "drope_rope_shared": "tab:purple",
+    }
+    for encoding in (*ENCODINGS, *VARIANTS):
         for mode, style in (("fwdbwd", "-"), ("fwd", "--")):
             sel = sorted(
                 (r for r in rows if r["encoding"] == encoding and r["mode"] == mode),

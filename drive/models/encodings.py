@@ -24,6 +24,7 @@ def _rotary(config: PredictorConfig, xy_slots: int, heading_slots: int, heading_
         min_wavelength_m=config.min_wavelength_m,
         max_wavelength_m=config.max_wavelength_m,
         heading_heads=heading_heads,
+        shared_wavelengths=config.shared_wavelengths,
         dropout=config.dropout,
     )
 

@@ -27,8 +27,12 @@ def pose_frequencies(
     min_wavelength_m: float,
     max_wavelength_m: float,
     heading_heads: int = 0,
+    shared: bool = False,
 ) -> torch.Tensor:
     """Frequency table ``F [H, S, 3]`` over the axes (x m, y m, heading rad), S = xy_slots + heading_slots.
+
+    ``shared=True`` gives every head the same ``xy_slots / 2`` wavelengths per axis and returns
+    ``F [1, S, 3]``: angles then broadcast over heads, which saves their per-head memory.
 
     Slot layout per head: x slots, y slots (``xy_slots / 2`` each), then heading slots. With
     ``heading_heads > 0``, heads ``H - heading_heads ..`` put all S slots on the heading and the other
@@ -36,6 +40,10 @@ def pose_frequencies(
     """
     if not 0 <= heading_heads < num_heads or (heading_heads and num_heads < 2):
         raise ValueError(f"heading_heads must be in [0, num_heads={num_heads}), got {heading_heads}")
+    if shared and heading_heads:
+        raise ValueError("shared wavelengths and heading_heads cannot be combined")
+    if shared:
+        return pose_frequencies(1, xy_slots, heading_slots, min_wavelength_m, max_wavelength_m)
     if heading_heads:
         total = xy_slots + heading_slots
         xy = pose_frequencies(num_heads, total, 0, min_wavelength_m, max_wavelength_m)
@@ -74,6 +82,7 @@ class PoseRotaryAttention(nn.Module):
         min_wavelength_m: float = 2.0,
         max_wavelength_m: float = 400.0,
         heading_heads: int = 0,
+        shared_wavelengths: bool = False,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -86,12 +95,19 @@ class PoseRotaryAttention(nn.Module):
         self.attention = RotaryAttention(embed_dim, num_heads, dropout=dropout)
         self.use_rotary = xy_slots + heading_slots > 0
         freqs = pose_frequencies(
-            num_heads, xy_slots, heading_slots, min_wavelength_m, max_wavelength_m, heading_heads
+            num_heads,
+            xy_slots,
+            heading_slots,
+            min_wavelength_m,
+            max_wavelength_m,
+            heading_heads,
+            shared_wavelengths,
         )
         self.register_buffer("freqs", freqs, persistent=False)
 
     def angles(self, pos: torch.Tensor, heading: torch.Tensor) -> torch.Tensor | None:
-        """``[B, N, 2]``, ``[B, N]`` -> rotation angles ``[B, N, H, S]`` (fp32), or None without slots."""
+        """``[B, N, 2]``, ``[B, N]`` -> rotation angles ``[B, N, H, S]`` (``[B, N, 1, S]`` with shared
+        wavelengths; fp32), or None without slots."""
         if not self.use_rotary:
             return None
         return rope_angles(torch.cat([pos.float(), heading.float()[..., None]], dim=-1), self.freqs)

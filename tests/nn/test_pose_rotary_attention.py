@@ -86,3 +86,18 @@ def test_per_head_split():
     torch.testing.assert_close(
         attn(q, kv, qp, qh + 0.5, kp, kh + 0.5), attn(q, kv, qp, qh, kp, kh), atol=2e-5, rtol=1e-4
     )
+
+
+def test_shared_wavelengths_broadcast_over_heads():
+    shared = pose_frequencies(4, 4, 2, 1.0, 8.0, shared=True)
+    assert shared.shape == (1, 6, 3)
+    torch.testing.assert_close(shared[0, :2, 0], wavelength_frequencies(2, 1.0, 8.0))
+    torch.manual_seed(0)
+    attn = PoseRotaryAttention(32, 2, xy_slots=4, heading_slots=2, shared_wavelengths=True)
+    q, kv, qp, qh, kp, kh = data()
+    assert attn.angles(qp, qh).shape == (2, 5, 1, 6)
+    # Same result as the per-head table filled with the shared frequencies.
+    full = PoseRotaryAttention(32, 2, xy_slots=4, heading_slots=2)
+    full.load_state_dict(attn.state_dict())
+    full.freqs = pose_frequencies(2, 4, 2, 2.0, 400.0, shared=True).expand(2, -1, -1).clone()
+    torch.testing.assert_close(attn(q, kv, qp, qh, kp, kh), full(q, kv, qp, qh, kp, kh))
