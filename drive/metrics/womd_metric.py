@@ -15,7 +15,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from drive.data.schema import AGENT_TYPE_NAMES
+from drive.data.schema import AGENT_TYPE_NAMES, AgentType
 from drive.metrics.womd import MAX_PREDICTIONS, MEASUREMENT_STEPS, is_match, min_ade_fde, miss, speed_scale
 from drive.metrics.womd_map import NUM_TRAJECTORY_TYPES, bucket_of, map_samples, mean_average_precision
 
@@ -23,6 +23,7 @@ from drive.metrics.womd_map import NUM_TRAJECTORY_TYPES, bucket_of, map_samples,
 SUMMED = ("minADE", "minFDE", "miss_rate", "overlap_rate")
 ALL_KEYS = (*SUMMED, "mAP", "soft_mAP")
 HORIZONS = tuple(step.name for step in MEASUREMENT_STEPS)
+SCORED_TYPES = (AgentType.VEHICLE, AgentType.PEDESTRIAN, AgentType.CYCLIST)
 
 
 class WOMDMetrics(Metric):
@@ -142,18 +143,20 @@ def _mean_over(cells: list[dict[str, float]]) -> dict[str, float]:
 
 
 def summarize_cells(cells: dict[tuple[int, int], dict[str, float]]) -> dict:
-    """Per-type, per-horizon and overall means of per-(type, horizon) cell values."""
+    """Per-type, per-horizon and overall means of per-(type, horizon) cell values. Objects of type OTHER
+    get their own row but stay out of the horizon and overall means, as the challenge reports only
+    vehicles, pedestrians and cyclists."""
     by_type_horizon: dict[str, dict[str, dict[str, float]]] = {}
     for (t, h), values in sorted(cells.items()):
         by_type_horizon.setdefault(AGENT_TYPE_NAMES[t], {})[HORIZONS[h]] = values
     by_type = {name: _mean_over(list(per_h.values())) for name, per_h in by_type_horizon.items()}
     by_horizon = {}
     for h, horizon in enumerate(HORIZONS):
-        at_h = [values for (_, hh), values in cells.items() if hh == h]
+        at_h = [values for (t, hh), values in cells.items() if hh == h and t in SCORED_TYPES]
         if at_h:
             by_horizon[horizon] = _mean_over(at_h)
     return {
-        "overall": _mean_over(list(cells.values())),
+        "overall": _mean_over([values for (t, _), values in cells.items() if t in SCORED_TYPES]),
         "by_horizon": by_horizon,
         "by_type": by_type,
         "by_type_horizon": by_type_horizon,

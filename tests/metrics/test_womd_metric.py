@@ -98,3 +98,14 @@ def test_compute_after_sync_turned_sample_lists_into_tensors():
     for name in ("sample_cell", "sample_conf", "sample_tp", "sample_soft_keep"):
         setattr(metric, name, dim_zero_cat(getattr(metric, name)))  # the layout after a ``cat`` sync
     assert metric.compute() == expected
+
+
+def test_type_other_is_reported_but_not_averaged():
+    case = _case()
+    case["object_type"] = torch.tensor([AgentType.VEHICLE, AgentType.VEHICLE, AgentType.OTHER])
+    metric = WOMDMetrics()
+    metric.update(**case)
+    result = metric.compute()
+    assert result["by_type"]["other"]["miss_rate"] == pytest.approx(1 / 3)
+    assert result["overall"]["miss_rate"] == 0.0  # vehicles only
+    assert result["by_horizon"]["8s"]["miss_rate"] == 0.0
