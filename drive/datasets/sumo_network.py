@@ -207,6 +207,11 @@ def _with_signals(root: ET.Element, road_map: MapFeatures, lane_ids: dict[str, i
     programs: list[SignalProgram] = []
     program_index: dict[str, int] = {}
     for logic in root.findall("tlLogic"):
+        if logic.get("type", "static") != "static":
+            # Only fixed-time plans can be evaluated from the file alone.
+            raise DataError(
+                f"traffic light {logic.get('id')!r}: type {logic.get('type')!r} unsupported, only 'static'"
+            )
         phases = logic.findall("phase")
         program_index[logic.get("id")] = len(programs)
         programs.append(

@@ -246,3 +246,29 @@ def test_simulate_command_keeps_complete_output_and_rejects_bad_counts(runs, tmp
     assert "kept" in capsys.readouterr().out
     assert cli_main(["simulate", "--out", str(tmp_path), "--num-scenes", "2"]) == 1
     assert "num_scenes must be >= 3" in capsys.readouterr().err
+
+
+def test_signal_states_match_sumo(tmp_path):
+    """Signal plans evaluated from the network file equal the states SUMO itself reports."""
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    from drive.datasets.sumo_network import read_network
+    from drive.datasets.sumo_runs import sumo_home
+
+    binary = sumo_home() / "bin"
+    netgenerate = [str(binary / "netgenerate"), "--grid", "--grid.number=3", "--grid.length=100", "-L", "2"]
+    subprocess.run(netgenerate + ["--tls.guess", "--seed=3", "-o", "net.net.xml"], cwd=tmp_path, check=True)
+    network = read_network(tmp_path / "net.net.xml")
+    tls_ids = [logic.get("id") for logic in ET.parse(tmp_path / "net.net.xml").getroot().findall("tlLogic")]
+    assert tls_ids and len(network.programs) == len(tls_ids)
+    events = "".join(f'<timedEvent type="SaveTLSStates" source="{i}" dest="tls.xml"/>' for i in tls_ids)
+    (tmp_path / "tls.add.xml").write_text(f"<additional>{events}</additional>")
+    sumo = [str(binary / "sumo"), "-n", "net.net.xml", "-a", "tls.add.xml", "--end", "130"]
+    subprocess.run(sumo + ["--step-length", "0.1", "--no-step-log"], cwd=tmp_path, check=True)
+    reported = ET.parse(tmp_path / "tls.xml").getroot().findall("tlsState")
+    assert len(reported) > 1000
+    for row in reported:
+        program = network.programs[tls_ids.index(row.get("id"))]
+        phase = program.state_index(np.array([float(row.get("time"))]))[0]
+        assert program.states[phase] == row.get("state"), row.attrib
