@@ -16,6 +16,7 @@ import pytest
 from drive.data.schema import AgentTracks, MapFeatures, Scenario
 from drive.evaluation.evaluator import evaluate
 from drive.evaluation.predictions import ScenarioPrediction
+from tests.conftest import shared_path
 from tests.metrics.womd_reference import CURRENT_STEP, NUM_TARGETS, SEEDS, make_case
 
 REFERENCE = Path(__file__).parent / "data" / "womd_official_reference.json"
@@ -60,12 +61,30 @@ def _ours(seed: int) -> dict:
     return evaluate([scenario], [prediction]).to_json()["womd"]["by_type_horizon"]
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_matches_the_official_op(seed):
+def _reference(key: str) -> dict:
     if not REFERENCE.is_file():
         pytest.skip(f"{REFERENCE} is absent; write it with tests/metrics/womd_reference.py")
-    official = json.loads(REFERENCE.read_text())[str(seed)]
-    ours = _ours(seed)
+    return json.loads(REFERENCE.read_text())[key]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_matches_the_official_op(seed):
+    _compare(_reference(str(seed)), _ours(seed), f"seed {seed}")
+
+
+def test_constant_velocity_on_the_recorded_sample_matches_the_official_op():
+    """The recorded WOMD scenario (per-step box sizes in the op, one size per agent here) with the
+    constant-velocity forecast: our baseline and evaluator against an independent forecast and the op."""
+    from drive.datasets import iter_scenarios
+    from drive.evaluation.baselines import constant_velocity
+
+    official = _reference("real_sample_constant_velocity")
+    scenario = next(iter(iter_scenarios(shared_path("womd", "motion_data_one_scenario.tfrecord"))))
+    ours = evaluate([scenario], lambda s: constant_velocity(s, 80)).to_json()["womd"]["by_type_horizon"]
+    _compare(official, ours, "recorded sample")
+
+
+def _compare(official: dict, ours: dict, where: str) -> None:
     compared = 0
     for name, values in official.items():
         type_key, step = name.rsplit("_", 1)
@@ -77,8 +96,8 @@ def test_matches_the_official_op(seed):
             if KEYS[key] not in cell:
                 # Objects of this type, but none measurable at this horizon: the op reports the mean of an
                 # empty accumulator (0); we leave the key out.
-                assert value == 0.0, f"seed {seed} {name} {key}"
+                assert value == 0.0, f"{where} {name} {key}"
                 continue
-            assert cell[KEYS[key]] == pytest.approx(value, abs=2e-4), f"seed {seed} {name} {key}"
+            assert cell[KEYS[key]] == pytest.approx(value, abs=2e-4), f"{where} {name} {key}"
             compared += 1
     assert compared > 0

@@ -4,7 +4,8 @@
 Python that has ``tensorflow-cpu==2.13.1`` and ``waymo-open-dataset-tf-2-12-0==1.6.7`` (``--no-deps``;
 despite its name it is built against TF 2.13) to (re)write ``data/womd_official_reference.json``::
 
-    python tests/metrics/womd_reference.py tests/metrics/data/womd_official_reference.json
+    python tests/metrics/womd_reference.py tests/metrics/data/womd_official_reference.json \
+        ../shared/data/womd/motion_data_one_scenario.tfrecord
 
 The test ``test_womd_official.py`` rebuilds the same cases and compares our evaluator with it.
 """
@@ -84,7 +85,7 @@ def official_metrics(case: dict[str, np.ndarray]) -> dict[str, dict[str, float]]
             measurement_step=step, lateral_miss_threshold=lateral, longitudinal_miss_threshold=longitudinal
         )
     a, t = case["valid"].shape
-    size = np.broadcast_to(case["size"][:, None], (a, t, 2))
+    size = case["size"] if case["size"].ndim == 3 else np.broadcast_to(case["size"][:, None], (a, t, 2))
     gt = np.concatenate(
         [case["position"], size, case["heading"][..., None], case["velocity"]], -1
     )  # (A, T, 7): x, y, length, width, heading, vx, vy
@@ -96,7 +97,9 @@ def official_metrics(case: dict[str, np.ndarray]) -> dict[str, dict[str, float]]
         prediction_score=tf.constant(case["score"][None], tf.float32),
         ground_truth_trajectory=tf.constant(gt[None], tf.float32),
         ground_truth_is_valid=tf.constant(case["valid"][None]),
-        prediction_ground_truth_indices=tf.constant(np.arange(n)[None, :, None], tf.int64),
+        prediction_ground_truth_indices=tf.constant(
+            case.get("targets", np.arange(n))[None, :, None], tf.int64
+        ),
         prediction_ground_truth_indices_mask=tf.ones((1, n, 1), tf.bool),
         object_type=tf.constant(case["types"][None], tf.int64),
         config=config.SerializeToString(),
@@ -106,7 +109,43 @@ def official_metrics(case: dict[str, np.ndarray]) -> dict[str, dict[str, float]]
     return {name: {k: float(v[i]) for k, v in zip(keys, values)} for i, name in enumerate(names)}
 
 
+def real_sample_case(tfrecord_path: str) -> dict[str, np.ndarray]:
+    """The recorded WOMD sample scenario with a constant-velocity forecast (from the last two observed
+    positions, written independently of ``drive.evaluation.baselines``) for its tracks_to_predict."""
+    from waymo_open_dataset.protos import scenario_pb2
+
+    with open(tfrecord_path, "rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        handle.read(4)  # length CRC
+        proto = scenario_pb2.Scenario.FromString(handle.read(length))
+    fields = ("center_x", "center_y", "length", "width", "heading", "velocity_x", "velocity_y")
+    state = np.array([[[getattr(s, f) for f in fields] for s in track.states] for track in proto.tracks])
+    valid = np.array([[s.valid for s in track.states] for track in proto.tracks])
+    targets = np.array([r.track_index for r in proto.tracks_to_predict])
+    c = proto.current_time_index
+    prediction = []
+    for i in targets:
+        observed = np.flatnonzero(valid[i, : c + 1])
+        last, prev = observed[-1], observed[-2]
+        step = (state[i, last, :2] - state[i, prev, :2]) / (last - prev)
+        ahead = (c - last) + 5 * np.arange(1, 17)
+        prediction.append(state[i, last, :2] + ahead[:, None] * step)
+    return dict(
+        types=np.array([track.object_type for track in proto.tracks], np.int64),
+        position=state[..., :2],
+        size=state[..., 2:4],
+        heading=state[..., 4],
+        velocity=state[..., 5:7],
+        valid=valid,
+        targets=targets,
+        prediction=np.stack(prediction)[:, None],  # (N, 1, 16, 2)
+        score=np.ones((len(targets), 1)),
+    )
+
+
 if __name__ == "__main__":
     reference = {str(seed): official_metrics(make_case(seed)) for seed in SEEDS}
+    if len(sys.argv) > 2:  # the recorded sample: ../shared/data/womd/motion_data_one_scenario.tfrecord
+        reference["real_sample_constant_velocity"] = official_metrics(real_sample_case(sys.argv[2]))
     with open(sys.argv[1], "w") as handle:
         json.dump(reference, handle, indent=1, sort_keys=True)
