@@ -74,6 +74,11 @@ def _scenario_proto(pb2, prediction: ScenarioPrediction):
     samples = womd_samples(prediction)
     scores = prediction.confidence if prediction.confidence is not None else prediction.probability
     for n, agent_id in enumerate(prediction.agent_ids):
+        if not -(2**31) <= int(agent_id) < 2**31:
+            raise DataError(
+                f"predictions for scenario {prediction.scenario_id!r}: agent id {int(agent_id)} does not fit "
+                "the submission's int32 object_id"
+            )
         single = proto.single_predictions.predictions.add(object_id=int(agent_id))
         order = np.argsort(-prediction.probability[n], kind="stable")[:WOMD_MAX_TRAJECTORIES]
         for k in order:

@@ -159,3 +159,10 @@ def test_av2_package_reads_our_parquet(tmp_path):
     order = np.argsort(-original.probability[0])  # av2 sorts rows by descending probability
     np.testing.assert_allclose(tracks["5"], original.trajectory[0, order], rtol=1e-6)
     np.testing.assert_allclose(probabilities, original.probability[0, order], rtol=1e-6)
+
+
+def test_womd_object_ids_must_fit_int32(tmp_path):
+    base = _prediction(n=1)
+    big = ScenarioPrediction(base.scenario_id, np.array([2**40]), base.trajectory, base.probability)
+    with pytest.raises(DataError, match="int32"):
+        save_womd_submission(tmp_path / "s.tar.gz", [big])
