@@ -276,11 +276,12 @@ def print_table(rows: list[dict], skipped: list[tuple]) -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in sorted(rows, key=lambda r: (r["mode"], r["encoding"], r["num_agents"])):
         ratio = ratios.get((r["encoding"], r["num_agents"], r["mode"]))
-        cells = ["-", "-", "-"]
+        cells = ["-", "-", "-", "-"]
         if ratio:
             cells = [
                 f"{ratio['mem']:.2f}",
                 f"{ratio['time']:.2f}",
+                f"{ratio['min']:.2f}",
                 f"{ratio['cpu']:.2f}" if ratio["cpu"] else "-",
             ]
         print(

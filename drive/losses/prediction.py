@@ -16,9 +16,8 @@ import torch.nn.functional as F
 from drive.data.batch import SceneBatch
 from drive.errors import ConfigError
 from drive.geometry.se2 import to_local, wrap_angle
+from drive.models.config import LIKELIHOODS
 from drive.models.predictor import Prediction
-
-LIKELIHOODS = ("laplace", "gaussian")
 
 
 def future_in_agent_frame(batch: SceneBatch, num_steps: int) -> tuple[torch.Tensor, ...]:
