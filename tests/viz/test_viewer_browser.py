@@ -78,7 +78,8 @@ def test_hover_names_the_agent_under_the_cursor(run_page):
     box = run_page.page.locator("#canvas").bounding_box()
     run_page.page.mouse.move(box["x"] + position[0], box["y"] + position[1])
     tip = run_page.page.locator("#tip")
-    assert tip.is_visible() and "agent 100" in tip.text_content() and "m/s" in tip.text_content()
+    tip.wait_for(state="visible", timeout=10_000)
+    assert "agent 100" in tip.text_content() and "m/s" in tip.text_content()
 
 
 def test_sorting_clicking_and_navigation(run_page):
@@ -91,15 +92,16 @@ def test_sorting_clicking_and_navigation(run_page):
     box = run_page.page.locator("#canvas").bounding_box()
     run_page.page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     run_page.page.mouse.wheel(0, -300)
-    assert run_page.page.evaluate("() => window.driveViewer.state.scale") > scale
+    # A wheel event is delivered asynchronously; wait for the viewer to have handled it.
+    run_page.page.wait_for_function("s => window.driveViewer.state.scale > s", arg=scale, timeout=10_000)
     cx = run_page.page.evaluate("() => window.driveViewer.state.cx")
     run_page.page.mouse.down()
     run_page.page.mouse.move(box["x"] + box["width"] / 2 + 100, box["y"] + box["height"] / 2)
     run_page.page.mouse.up()
-    assert run_page.page.evaluate("() => window.driveViewer.state.cx") < cx
+    run_page.page.wait_for_function("x => window.driveViewer.state.cx < x", arg=cx, timeout=10_000)
     run_page.set_slider(0)
     run_page.page.locator("#play").click()
-    run_page.page.wait_for_function("document.getElementById('canvas').dataset.step !== '0'", timeout=3000)
+    run_page.page.wait_for_function("document.getElementById('canvas').dataset.step !== '0'", timeout=10_000)
     run_page.page.locator("#play").click()
     assert run_page.errors == []
 
@@ -145,6 +147,7 @@ def test_hover_over_a_predicted_path_gives_its_mode_probability(run_page):
     )
     box = run_page.page.locator("#canvas").bounding_box()
     run_page.page.mouse.move(box["x"] + end[0], box["y"] + end[1])
+    run_page.page.wait_for_function("() => document.getElementById('tip').textContent.includes('mode')")
     text = run_page.page.locator("#tip").text_content()
     probability = run_page.page.evaluate("() => window.driveViewer.scene().forecast[0].modes[2].p")
     assert "mode 3" in text and f"p = {probability:.3f}" in text
