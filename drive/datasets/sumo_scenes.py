@@ -15,7 +15,6 @@ import numpy as np
 from drive.data.schema import AgentTracks, AgentType, MapFeatures, MapType, Scenario, TrafficLights
 from drive.datasets.sumo_network import RoadNetwork
 from drive.errors import ConfigError, DataError
-from drive.geometry.se2 import wrap_angle
 
 # SUMO vType id -> (agent type, length, width, height in m). sumo.py writes the same sizes into the
 # vType definitions, so boxes here match what SUMO simulated.
@@ -77,7 +76,8 @@ class RunTracks:
 def sumo_angle_to_heading(angle_deg: np.ndarray) -> np.ndarray:
     """SUMO angle (degrees clockwise from north) -> heading (radians counter-clockwise from +x) in
     [-pi, pi)."""
-    return wrap_angle(np.deg2rad(90.0 - np.asarray(angle_deg, np.float64)))
+    # numpy here rather than drive.geometry: simulation workers should not pay for importing torch.
+    return np.remainder(np.deg2rad(90.0 - np.asarray(angle_deg, np.float64)) + np.pi, 2 * np.pi) - np.pi
 
 
 def _object_table(table, prefix: str):
