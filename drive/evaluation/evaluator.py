@@ -199,16 +199,18 @@ def evaluate(
 def _values(metrics) -> dict[str, float]:
     out: dict[str, float] = {}
     for metric in metrics:
-        out.update({k: float(v) for k, v in metric.compute().items()})
+        if int(metric.count) > 0:  # no scored object: no value rather than a zero
+            out.update({k: float(v) for k, v in metric.compute().items()})
     return out
 
 
 def _result(families: _Families, counts, sources, horizons, modes, notes) -> EvaluationResult:
     def by_type(table, drop=()):
-        return {
+        rows = {
             AGENT_TYPE_NAMES[key]: {k: v for k, v in _values(table[key]).items() if k not in drop}
             for key in sorted(k for k in table if k is not None)
         }
+        return {name: values for name, values in rows.items() if values}
 
     families_out: dict[str, dict] = {}
     if None in families.av2:

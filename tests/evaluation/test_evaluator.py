@@ -122,3 +122,16 @@ def test_source_override_switches_families():
     scene = moving_scene(num_steps=20, current_step=7, dt_s=0.4, source="eth_ucy")
     result = evaluate([scene], lambda s: constant_velocity(s, 12), source="av2")
     assert set(result.metrics) == AV2_KEYS
+
+
+def test_type_without_future_has_no_values_instead_of_zeros():
+    import dataclasses
+
+    scene = moving_scene()
+    valid = scene.agents.valid.copy()
+    valid[1, 11:] = False  # the pedestrian leaves at the current step
+    scene = dataclasses.replace(scene, agents=dataclasses.replace(scene.agents, valid=valid))
+    result = evaluate([scene], lambda s: constant_velocity(s, 80)).to_json()
+    assert set(result["av2"]["by_type"]) == {"vehicle", "cyclist"}
+    assert set(result["womd"]["by_type"]) == {"vehicle", "cyclist"}
+    assert result["counts"]["scored"] == 2
