@@ -80,68 +80,63 @@ def sumo_angle_to_heading(angle_deg: np.ndarray) -> np.ndarray:
     return np.remainder(np.deg2rad(90.0 - np.asarray(angle_deg, np.float64)) + np.pi, 2 * np.pi) - np.pi
 
 
-def _object_table(table, prefix: str):
-    """Columns of one FCD parquet table (``vehicle_*`` or ``person_*``) as numpy arrays; names and
-    types as ``(codes [R], dictionary)`` pairs, which is much faster than comparing strings."""
+def _read_table(path: Path, prefix: str) -> dict[str, np.ndarray] | None:
+    """One FCD parquet file (``vehicle_*`` or ``person_*`` columns) as arrays over its R rows: ``time``,
+    ``x``, ``y``, ``angle``, ``speed`` ``[R]``; ``id`` and ``type`` as integer codes ``[R]`` into
+    ``id_names`` / ``type_names`` (dictionary encoding: much faster than comparing strings)."""
     import pyarrow.compute as pc
+    import pyarrow.parquet as pq
 
-    def column(name: str):
-        return table.column(f"{prefix}_{name}")
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    table = pq.read_table(path)
+    out = {"time": table.column("timestep_time").to_numpy()}
+    for name in ("x", "y", "angle", "speed"):
+        out[name] = table.column(f"{prefix}_{name}").to_numpy().astype(np.float64)
+    for name in ("id", "type"):
+        encoded = pc.dictionary_encode(table.column(f"{prefix}_{name}")).combine_chunks()
+        out[name] = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        out[f"{name}_names"] = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    return out
 
-    def encoded(name: str) -> tuple[np.ndarray, list[str]]:
-        chunks = pc.dictionary_encode(column(name)).combine_chunks()
-        return chunks.indices.to_numpy(zero_copy_only=False), chunks.dictionary.to_pylist()
 
-    return (
-        table.column("timestep_time").to_numpy(),
-        encoded("id"),
-        np.stack([column("x").to_numpy(), column("y").to_numpy()], -1),
-        column("angle").to_numpy().astype(np.float64),
-        column("speed").to_numpy().astype(np.float64),
-        encoded("type"),
-    )
+def _concatenate(tables: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Rows of several tables; id and type codes shifted so each table's codes stay distinct."""
+    out = {key: np.concatenate([t[key] for t in tables]) for key in ("time", "x", "y", "angle", "speed")}
+    for name in ("id", "type"):
+        base = np.cumsum([0] + [len(t[f"{name}_names"]) for t in tables[:-1]])
+        out[name] = np.concatenate([t[name] + shift for t, shift in zip(tables, base)])
+        out[f"{name}_names"] = np.concatenate([t[f"{name}_names"] for t in tables])
+    return out
 
 
 def read_fcd(vehicle_path: Path, person_path: Path, begin_s: float, end_s: float, dt_s: float) -> RunTracks:
     """Dense tracks from SUMO's parquet FCD outputs for steps in [begin_s, end_s)."""
-    import pyarrow.parquet as pq
-
     num_steps = int(round((end_s - begin_s) / dt_s))
-    rows = []
-    for path, prefix in ((vehicle_path, "vehicle"), (person_path, "person")):
-        if path.exists() and path.stat().st_size > 0:
-            rows.append(_object_table(pq.read_table(path), prefix))
-    if not rows:
+    tables = [_read_table(vehicle_path, "vehicle"), _read_table(person_path, "person")]
+    tables = [t for t in tables if t is not None]
+    if not tables:
         raise DataError(f"{vehicle_path}: the simulation recorded no vehicle or person")
-    # Codes made unique across the two tables: object k of table j gets code k + (objects before j).
-    name_base = np.cumsum([0] + [len(r[1][1]) for r in rows])
-    names = np.concatenate([r[1][0].astype(np.int64) + base for r, base in zip(rows, name_base)])
-    kind_names = [name for r in rows for name in r[5][1]]
-    kind_base = np.cumsum([0] + [len(r[5][1]) for r in rows])
-    kinds = np.concatenate([r[5][0].astype(np.int64) + base for r, base in zip(rows, kind_base)])
-    times, xy, angle, speed = (np.concatenate([r[i] for r in rows]) for i in (0, 2, 3, 4))
-    step = np.rint((times - begin_s) / dt_s).astype(np.int64)
+    rows = _concatenate(tables)
+    step = np.rint((rows["time"] - begin_s) / dt_s).astype(np.int64)
     keep = (step >= 0) & (step < num_steps)
-    step, names, xy, angle, speed, kinds = (
-        step[keep],
-        names[keep],
-        xy[keep],
-        angle[keep],
-        speed[keep],
-        kinds[keep],
-    )
+    step = step[keep]
+    names, kinds = rows["id"][keep], rows["type"][keep]
+    xy = np.stack([rows["x"][keep], rows["y"][keep]], -1)
+    angle, speed = rows["angle"][keep], rows["speed"][keep]
+    num_names = len(rows["id_names"])
     # Objects numbered by the step they first appear at, then by SUMO's (fixed) output order.
-    first_row = np.full(int(name_base[-1]), np.iinfo(np.int64).max)
+    first_row = np.full(num_names, np.iinfo(np.int64).max)
     np.minimum.at(first_row, names, np.arange(len(names)))
     seen = np.flatnonzero(first_row < np.iinfo(np.int64).max)
     order = seen[np.lexsort((first_row[seen], step[first_row[seen]]))]
-    rank = np.zeros(int(name_base[-1]), np.int64)
+    rank = np.zeros(num_names, np.int64)
     rank[order] = np.arange(len(order))
     object_idx = rank[names]
     num_objects = len(order)
     types = np.full(num_objects, int(AgentType.PEDESTRIAN), np.int8)
     size = np.tile(np.array(PEDESTRIAN_SIZE_M, np.float64), (num_objects, 1))
-    for code, name in enumerate(kind_names):
+    for code, name in enumerate(rows["type_names"]):
         if name in VEHICLE_TYPES:
             agent_type, length, width, height = VEHICLE_TYPES[name]
             members = np.unique(object_idx[kinds == code])
