@@ -163,3 +163,19 @@ def test_prediction_to_world_inverts_agent_frame():
 def test_config_errors_name_the_field(field, value):
     with pytest.raises(ConfigError, match=field):
         PredictorConfig(**(dict(num_future_steps=TF, hidden_dim=32, num_heads=2) | {field: value}))
+
+
+@pytest.mark.parametrize("encoding", ["drope_rope", "se2"])
+def test_model_fits_a_small_batch(encoding):
+    """Gradients are useful end to end: a few Adam steps on one batch cut the loss substantially."""
+    batch = make_batch(num_steps=8, current_step=4)
+    net = model(encoding).train()
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = prediction_loss(net(batch), batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses[::10]
