@@ -1,12 +1,14 @@
 """Simulated traffic, the embedded default dataset: WOMD-like scenes from Eclipse SUMO.
 
-``simulate(out_dir, num_scenes, seed)`` splits the scenes over independent simulation runs (each its
-own procedurally generated network and random demand, see :mod:`drive.datasets.sumo_runs`), runs them
-in parallel processes, and writes one WOMD Scenario TFRecord per run under
-``out_dir/{train,val,test}/`` plus ``out_dir/manifest.json``. Splits never share a run, so they never
-share a network or a time window. The same (num_scenes, seed) writes byte-identical files.
+``simulate(out_dir, SimulationConfig(num_scenes, seed))`` splits the scenes over independent
+simulation runs (each its own procedurally generated network and random demand, see
+:mod:`drive.datasets.sumo_runs`), runs them in parallel processes, and writes one WOMD Scenario
+TFRecord per run under ``out_dir/{train,val,test}/`` plus ``out_dir/manifest.json``. Splits never
+share a run, so they never share a network or a time window. The same (num_scenes, seed) writes
+byte-identical files.
 
 The output is ordinary WOMD data: read it with ``drive.datasets.iter_scenarios(out_dir / "train")``.
+``ensure_simulated`` is the entry point for jobs that only need the data to be there.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def plan_runs(config: SimulationConfig) -> list[RunPlan]:
     """Runs with their split and scene quota; quotas add up to ``num_scenes``."""
     num_runs = max(len(SPLITS), math.ceil(config.num_scenes / config.scenes_per_run))
     val_runs = max(1, round(num_runs * config.split_fractions[1]))
-    test_runs = max(1, round(num_runs * config.split_fractions[2]))
+    test_runs = max(1, min(round(num_runs * config.split_fractions[2]), num_runs - val_runs - 1))
+    val_runs = min(val_runs, num_runs - test_runs - 1)
     train_runs = num_runs - val_runs - test_runs
     splits = ["train"] * train_runs + ["val"] * val_runs + ["test"] * test_runs
     base, extra = divmod(config.num_scenes, num_runs)

@@ -272,3 +272,23 @@ def test_signal_states_match_sumo(tmp_path):
         program = network.programs[tls_ids.index(row.get("id"))]
         phase = program.state_index(np.array([float(row.get("time"))]))[0]
         assert program.states[phase] == row.get("state"), row.attrib
+
+
+@pytest.mark.parametrize(
+    ("num_scenes", "per_run", "fractions"),
+    [
+        (3, 100, (0.8, 0.1, 0.1)),
+        (3, 1, (0.1, 0.5, 0.4)),
+        (2000, 100, (0.8, 0.1, 0.1)),
+        (1001, 7, (0.6, 0.2, 0.2)),
+    ],
+)
+def test_plan_runs_covers_every_split_and_quota(num_scenes, per_run, fractions):
+    config = sumo_sim.SimulationConfig(
+        num_scenes=num_scenes, scenes_per_run=per_run, split_fractions=fractions
+    )
+    plans = sumo_sim.plan_runs(config)
+    assert sum(p.num_scenes for p in plans) == num_scenes
+    assert all(p.num_scenes >= 1 for p in plans)
+    assert {p.split for p in plans} == set(sumo_sim.SPLITS)
+    assert [p.run_index for p in plans] == list(range(len(plans)))
