@@ -102,6 +102,12 @@ class PredictorConfig:
             raise _fail("xy_slots", self.xy_slots, "must be even (x and y get half each)")
         if not 0 <= self.heading_heads < self.num_heads:
             raise _fail("heading_heads", self.heading_heads, f"must be in [0, num_heads={self.num_heads})")
+        if self.encoding == "rope_2d" and (self.xy_slots + self.heading_slots) % 2:
+            raise _fail(
+                "heading_slots",
+                self.heading_slots,
+                "rope_2d puts xy_slots + heading_slots on x/y: need an even sum",
+            )
         if self.heading_heads and self.shared_wavelengths:
             raise _fail("heading_heads", self.heading_heads, "cannot be combined with shared_wavelengths")
         if self.heading_heads and (self.xy_slots + self.heading_slots) % 2:
