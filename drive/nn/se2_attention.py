@@ -19,6 +19,7 @@ All transforms are per token, so the layer runs on ``scaled_dot_product_attentio
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -80,17 +81,47 @@ def apply_pose(
     return torch.cat(parts if extra is None else [*parts, extra], dim=-1)
 
 
-def transform(
-    x: torch.Tensor,
+@dataclass(frozen=True)
+class PoseTerms:
+    """Per-token quantities shared by every transform of one set of poses: cos ψ, sin ψ
+    ``[B, N, 1, 1]``, shifts t = p / s ``[B, N, 1, Nb]`` (x and y), cos mψ, sin mψ ``[B, N, 1, Nr]``."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
+    tx: torch.Tensor
+    ty: torch.Tensor
+    rot_cos: torch.Tensor
+    rot_sin: torch.Tensor
+
+
+def pose_terms(
     pos: torch.Tensor,
     heading: torch.Tensor,
     block_scale: torch.Tensor,
     harmonics: torch.Tensor,
-    kind: str,
-    extra: torch.Tensor | None = None,
+    dtype: torch.dtype,
+) -> PoseTerms:
+    """:class:`PoseTerms` of ``pos [B, N, 2]``, ``heading [B, N]``; angles in at least fp32, results in
+    ``dtype``."""
+    work = torch.promote_types(pos.dtype, torch.float32)
+    psi = heading.to(work)[:, :, None, None]  # (B, N, 1, 1)
+    t = (pos.to(work)[:, :, None, :] / block_scale.to(work)[:, None]).to(dtype)  # (B, N, Nb, 2)
+    angle = psi * harmonics.to(work)  # (B, N, 1, Nr)
+    return PoseTerms(
+        cos=psi.cos().to(dtype),
+        sin=psi.sin().to(dtype),
+        tx=t[:, :, None, :, 0],
+        ty=t[:, :, None, :, 1],
+        rot_cos=angle.cos().to(dtype),
+        rot_sin=angle.sin().to(dtype),
+    )
+
+
+def transform(
+    x: torch.Tensor, terms: PoseTerms, kind: str, extra: torch.Tensor | None = None
 ) -> torch.Tensor:
     """``apply_pose(pose_matrices(pos, heading, block_scale, harmonics, kind), x, extra)`` written
-    elementwise into one output tensor: ``x [B, N, H, w]``, pos ``[B, N, 2]``, heading ``[B, N]``.
+    elementwise into one output tensor: ``x [B, N, H, w]``, ``terms = pose_terms(pos, heading, ...)``.
 
     No per-token matrices and no tensor-sized temporaries beyond the output; under autograd the
     products save only per-token cos, sin and shifts, not copies of ``x``.
@@ -98,19 +129,16 @@ def transform(
     if kind not in POSE_KINDS:
         raise ValueError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
     b, n, h, w = x.shape
-    nb, nr = block_scale.shape[0], harmonics.shape[0]
+    nb, nr = terms.tx.shape[-1], terms.rot_cos.shape[-1]
     used = 3 * nb + 2 * nr
     out = x.new_empty(b, n, h, w + (0 if extra is None else extra.shape[-1]))
     out[..., used:w] = x[..., used:]
     if extra is not None:
         out[..., w:] = extra
-    work = torch.promote_types(pos.dtype, torch.float32)
-    psi = heading.to(work)[:, :, None, None]  # (B, N, 1, 1)
-    sign = -1.0 if kind == "output" else 1.0
-    cos, sin = psi.cos().to(x.dtype), (sign * psi.sin()).to(x.dtype)
+    backwards = kind == "output"  # ρ^{-1} rotates by −ψ; ρ and ρ^{-T} by +ψ
+    cos, sin = terms.cos, -terms.sin if backwards else terms.sin
     if nb:
-        t = (pos.to(work)[:, :, None, :] / block_scale.to(work)[:, None]).to(x.dtype)  # (B, N, Nb, 2)
-        tx, ty = t[:, :, None, :, 0], t[:, :, None, :, 1]  # (B, N, 1, Nb)
+        tx, ty = terms.tx, terms.ty  # (B, N, 1, Nb)
         hom = x[..., : 3 * nb].unflatten(-1, (nb, 3))  # (B, N, H, Nb, 3)
         ax, ay, c = hom[..., 0], hom[..., 1], hom[..., 2]  # (B, N, H, Nb)
         dst = out[..., : 3 * nb].unflatten(-1, (nb, 3))
@@ -122,8 +150,7 @@ def transform(
         dst[..., 0], dst[..., 1] = rx, ry
         dst[..., 2] = c - (tx * rx + ty * ry) if kind == "query" else c  # query: c − tᵀ R a
     if nr:
-        angle = psi * harmonics.to(work)  # (B, N, 1, Nr)
-        rc, rs = angle.cos().to(x.dtype), (sign * angle.sin()).to(x.dtype)
+        rc, rs = terms.rot_cos, -terms.rot_sin if backwards else terms.rot_sin  # (B, N, 1, Nr)
         rot = x[..., 3 * nb : used].unflatten(-1, (nr, 2))  # (B, N, H, Nr, 2)
         dst = out[..., 3 * nb : used].unflatten(-1, (nr, 2))
         dst[..., 0] = rc * rot[..., 0] - rs * rot[..., 1]
@@ -193,11 +220,10 @@ class SE2Attention(nn.Module):
         self.out_proj = nn.Linear(embed_dim, embed_dim)
 
     def _project(
-        self, proj: nn.Linear, x: torch.Tensor, pose: tuple, kind: str, extra: torch.Tensor | None = None
+        self, proj: nn.Linear, x: torch.Tensor, terms: PoseTerms, kind: str, extra: torch.Tensor | None = None
     ) -> torch.Tensor:
         b, n, _ = x.shape
-        geo = (self.block_scale, self.harmonics)
-        return transform(proj(x).view(b, n, self.num_heads, -1), *pose, *geo, kind, extra)  # (B, N, H, dh)
+        return transform(proj(x).view(b, n, self.num_heads, -1), terms, kind, extra)  # (B, N, H, dh)
 
     def forward(
         self,
@@ -211,15 +237,17 @@ class SE2Attention(nn.Module):
         attn_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         b, nq, d = query.shape
-        geo = (self.block_scale, self.harmonics)
         score_scale = 1.0 / math.sqrt(self.head_dim)
         beta = F.softplus(self.beta_raw).to(query.dtype) / score_scale  # (H,) cancels SDPA's scale
         q_dist = distance_features(query_pos.to(query.dtype), beta, self.distance_scale_m, True)
         k_dist = distance_features(key_pos.to(query.dtype), beta, self.distance_scale_m, False)
-        q_pose, k_pose = (query_pos, query_heading), (key_pos, key_heading)
-        q = self._project(self.q_proj, query, q_pose, "query", q_dist)  # (B, Nq, H, dh)
-        k = self._project(self.k_proj, key_value, k_pose, "key", k_dist)  # (B, Nk, H, dh)
-        v = self._project(self.v_proj, key_value, k_pose, "key")  # (B, Nk, H, dh)
+        geo = (self.block_scale, self.harmonics, query.dtype)
+        q_terms = pose_terms(query_pos, query_heading, *geo)
+        same_pose = key_pos is query_pos and key_heading is query_heading  # self-attention: reuse
+        k_terms = q_terms if same_pose else pose_terms(key_pos, key_heading, *geo)
+        q = self._project(self.q_proj, query, q_terms, "query", q_dist)  # (B, Nq, H, dh)
+        k = self._project(self.k_proj, key_value, k_terms, "key", k_dist)  # (B, Nk, H, dh)
+        v = self._project(self.v_proj, key_value, k_terms, "key")  # (B, Nk, H, dh)
         mask, has_key = attention_mask(key_padding_mask, attn_mask, nq)
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2),
@@ -229,7 +257,7 @@ class SE2Attention(nn.Module):
             dropout_p=self.dropout if self.training else 0.0,
             scale=score_scale,
         ).transpose(1, 2)  # (B, Nq, H, dh)
-        out = transform(out, *q_pose, *geo, "output").reshape(b, nq, d)
+        out = transform(out, q_terms, "output").reshape(b, nq, d)
         out = self.out_proj(out)
         if has_key is not None:  # a query with nothing to attend to outputs zeros
             out = out * has_key[..., None].to(out.dtype)

@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from drive.nn import SE2Attention
-from drive.nn.se2_attention import POSE_KINDS, apply_pose, distance_features, pose_matrices, transform
+from drive.nn.se2_attention import (
+    POSE_KINDS,
+    apply_pose,
+    distance_features,
+    pose_matrices,
+    pose_terms,
+    transform,
+)
 from tests.nn.helpers import DTYPE, in_frame_of, move, tokens_and_poses
 
 
@@ -90,7 +97,7 @@ def test_elementwise_transform_equals_matrix_reference(kind):
         torch.randn(2, 4, generator=g, dtype=DTYPE),
     )
     geo = (torch.tensor([10.0, 50.0], dtype=DTYPE), torch.tensor([1.0, 2.0, 3.0]))
-    fast = transform(x, pos, head, *geo, kind, extra)
+    fast = transform(x, pose_terms(pos, head, *geo, DTYPE), kind, extra)
     slow = apply_pose(pose_matrices(pos, head, *geo, kind), x, extra)
     torch.testing.assert_close(fast, slow)
     weights = torch.randn(fast.shape, generator=g, dtype=DTYPE)
