@@ -25,6 +25,8 @@ VEHICLE_TYPES: dict[str, tuple[AgentType, float, float, float]] = {
     "bike": (AgentType.CYCLIST, 1.7, 0.65, 1.7),
 }
 PEDESTRIAN_SIZE_M = (0.4, 0.5, 1.75)
+# The self-driving car is a car, as in recorded data, not a truck or bus.
+SDC_MAX_LENGTH_M = 6.0
 
 
 @dataclass(frozen=True)
@@ -164,10 +166,11 @@ def _travel_m(position: np.ndarray) -> np.ndarray:
 
 
 def pick_sdcs(tracks: RunTracks, window: slice, config: SceneConfig, rng: np.random.Generator) -> list[int]:
-    """Up to ``scenes_per_window`` vehicles valid over the whole window, moving, and at least
-    ``sdc_separation_m`` apart at the current step."""
+    """Up to ``scenes_per_window`` cars (vehicles shorter than ``SDC_MAX_LENGTH_M``) valid over the whole
+    window, moving, and at least ``sdc_separation_m`` apart at the current step."""
     full = tracks.valid[:, window].all(axis=1)
-    candidates = np.flatnonzero(full & (tracks.types == AgentType.VEHICLE))
+    is_car = (tracks.types == AgentType.VEHICLE) & (tracks.size[:, 0] < SDC_MAX_LENGTH_M)
+    candidates = np.flatnonzero(full & is_car)
     candidates = candidates[_travel_m(tracks.position[candidates, window]) >= config.min_travel_m]
     current = window.start + config.history_steps - 1
     chosen: list[int] = []

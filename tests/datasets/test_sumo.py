@@ -194,6 +194,7 @@ def _check_scene(scene) -> None:
     assert 1 <= len(scene.target_idx) <= 8
     assert agents.valid[scene.target_idx].all()  # targets are observed over the whole window
     assert agents.types[scene.sdc_idx] == AgentType.VEHICLE and agents.valid[scene.sdc_idx].all()
+    assert agents.size[scene.sdc_idx, 0] == VEHICLE_TYPES["car"][1]
     assert np.isfinite(agents.position).all() and np.isfinite(agents.velocity).all()
     assert not agents.position[~agents.valid].any()  # invalid steps are zero-filled
     assert scene.map.num_polylines > 0 and MapType.LANE in set(scene.map.types.tolist())
