@@ -18,12 +18,15 @@ def _model(tf=3):
     torch.manual_seed(0)
     config = PredictorConfig(
         num_future_steps=tf,
-        hidden_dim=32,
-        num_heads=2,
+        hidden_dim=16,
+        num_heads=1,
         num_modes=2,
         dropout=0.0,
         num_temporal_layers=1,
         num_interaction_layers=1,
+        refine=False,
+        xy_slots=2,
+        heading_slots=1,
     )
     return TrajectoryPredictor(config)
 
@@ -37,13 +40,13 @@ def test_adapter_only_training_on_a_tiny_batch():
     with torch.no_grad():
         same = model(batch)
     torch.testing.assert_close(same.trajectory, before.trajectory, rtol=0, atol=0)  # identity at init
-    assert len(wrapped) > 20 and all(p.requires_grad for p in road_parameters(model))
+    assert len(wrapped) > 10 and all(p.requires_grad for p in road_parameters(model))
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all(".adapter." in n for n in trainable)
     frozen = {n: p.clone() for n, p in model.named_parameters() if not p.requires_grad}
-    opt = torch.optim.Adam(road_parameters(model), lr=1e-2)
+    opt = torch.optim.Adam(road_parameters(model), lr=3e-2)
     losses = []
-    for _ in range(40):
+    for _ in range(15):
         loss = prediction_loss(model(batch), batch)["loss"]
         opt.zero_grad()
         loss.backward()
@@ -56,10 +59,10 @@ def test_adapter_only_training_on_a_tiny_batch():
 def test_finetune_road_on_eth_ucy_windows():
     root = shared_path("eth_ucy")
     quick = QuickTrainSettings(num_future_steps=12)
-    scenes = eth_ucy_scenes(root, "hotel", "val", quick, limit=12)
-    assert len(scenes) == 12 and scenes[0].agents.position.shape[1] == 20
+    scenes = eth_ucy_scenes(root, "hotel", "val", quick, limit=6)
+    assert len(scenes) == 6 and scenes[0].agents.position.shape[1] == 20
     model = _model(tf=12)
-    settings = RoAdSettings(max_steps=25, max_minutes=1.0, batch_size=4, lr=1e-2)
+    settings = RoAdSettings(max_steps=10, max_minutes=1.0, batch_size=3, lr=3e-2)
     result = finetune_road(model, scenes, scenes, settings, log=lambda _: None)
     assert result.adapted["loss"] < result.frozen["loss"]
     assert 0 < result.trainable_parameters < 0.2 * result.total_parameters

@@ -116,7 +116,7 @@ def test_route_conditioning_learns_to_follow_the_route():
         torch.manual_seed(5)
         model = _StepDecoder(12, conditioned)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-        for _ in range(250):
+        for _ in range(150):
             route, target = _routes(32, 6, 12, gen)
             opt.zero_grad()
             (model(route) - target).norm(dim=-1).mean().backward()
