@@ -53,6 +53,11 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+def _max_rss_bytes() -> int:
+    scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
 def _reset_peak_rss() -> bool:
     try:
         with open("/proc/self/clear_refs", "w") as handle:
@@ -105,11 +110,9 @@ def measure(
         before = torch.cuda.memory_allocated(dev)
     else:
         exact = _reset_peak_rss()
-        before = (
-            _status_kib("VmRSS") * 1024
-            if exact
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        )
+        # Without a resettable counter (not Linux) fall back to the lifetime peak: a lower bound when an
+        # earlier peak (imports, warm-up) was higher.
+        before = _status_kib("VmRSS") * 1024 if exact else _max_rss_bytes()
     start = time.perf_counter()
     _step(layer, tokens, pos, heading, mode)
     _sync(dev)
@@ -117,8 +120,7 @@ def measure(
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) - before
     else:
-        high = _status_kib("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        peak = high * 1024 - before
+        peak = (_status_kib("VmHWM") * 1024 if exact else _max_rss_bytes()) - before
     times, cpu_times = [], []
     budget_end = time.perf_counter() + max_seconds
     # At least ``repeats`` runs and 0.5 s of samples (up to 200 runs) for fast rows; rows slower than the
