@@ -1,0 +1,72 @@
+"""ETH/UCY leave-one-out benchmark: train on the other four scenes, score best-of-20 ADE/FDE (the
+minimum over the 20 samples per pedestrian, then averaged over pedestrians) on the held-out one.
+
+Inputs never see a future position: the reader's velocities and headings are finite differences of
+observed steps, and the model measures positions from the current step (its scene origin is the mean
+*current* position of the targets, each agent's frame is its current pose).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from drive.benchmarks.training import TrainSettings, predict, prepare_scenes, train_predictor
+from drive.evaluation import constant_velocity, evaluate
+from drive.models import PredictorConfig
+from drive.training.datamodule import EthUcyDataModule
+
+HISTORY, FUTURE, NUM_SAMPLES = 8, 12, 20
+METRIC_KEYS = ("ADE_20", "FDE_20")
+
+# Published leave-one-out averages (minADE_20 / minFDE_20, metres) to place results against.
+PUBLISHED = (
+    ("Social-GAN", 0.58, 1.18),
+    ("Social-STGCNN", 0.44, 0.75),
+    ("Trajectron++ (leak-free, corrected)", 0.32, 0.55),
+    ("AgentFormer (corrected)", 0.23, 0.39),
+    ("EqMotion", 0.21, 0.35),
+    ("LED", 0.21, 0.33),
+)
+
+
+def load_scene(root: str, scene: str, max_train: int | None = None, max_test: int | None = None):
+    """``(train, test)`` prepared windows of the leave-one-out split that holds out ``scene``."""
+    data = EthUcyDataModule(root=root, scene=scene, num_history_steps=HISTORY, num_future_steps=FUTURE)
+    train = prepare_scenes(data.load_split("train")[:max_train], HISTORY, FUTURE)
+    test = prepare_scenes(data.load_split("test")[:max_test], HISTORY, FUTURE)
+    return train, test
+
+
+def score(test, predictions) -> dict[str, float]:
+    metrics = evaluate(test, predictions).metrics
+    return {key: metrics[key] for key in METRIC_KEYS}
+
+
+def run_scene(
+    root: str,
+    scene: str,
+    config: PredictorConfig,
+    settings: TrainSettings,
+    max_train: int | None = None,
+    max_test: int | None = None,
+    device: str = "cpu",
+) -> dict:
+    """Train on ``scene``'s leave-one-out training split and score the model and constant velocity
+    (20 identical samples, so its best-of-20 equals its single-sample error) on the held-out scene."""
+    train, test = load_scene(root, scene, max_train, max_test)
+    config = replace(config, num_future_steps=FUTURE, num_modes=NUM_SAMPLES)
+    model, info = train_predictor(config, train, settings, device=device)
+    start = time.perf_counter()
+    model_scores = score(test, predict(model, test, batch_size=64, device=device))
+    eval_s = time.perf_counter() - start
+    baseline = score(test, lambda s: constant_velocity(s, FUTURE, NUM_SAMPLES))
+    return {
+        "scene": scene,
+        "num_train_windows": len(train),
+        "num_test_windows": len(test),
+        **info,
+        "eval_s": eval_s,
+        "model": model_scores,
+        "constant_velocity": baseline,
+    }

@@ -1,0 +1,139 @@
+"""ETH/UCY leave-one-out benchmark: 8 observed / 12 predicted steps (0.4 s), best-of-20 ADE/FDE with the
+per-pedestrian minimum, per held-out scene and averaged, with the constant-velocity baseline under the
+same protocol and the published averages for context.
+
+    python scripts/bench_eth_ucy.py --json bench/eth_ucy.json      # the CPU configuration in the docs
+    python scripts/bench_eth_ucy.py --quick                          # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from drive.benchmarks import machine_facts  # noqa: E402
+from drive.benchmarks.eth_ucy import PUBLISHED, run_scene  # noqa: E402
+from drive.benchmarks.training import TrainSettings  # noqa: E402
+from drive.datasets.eth_ucy import SCENES  # noqa: E402
+from drive.models import ENCODINGS, PredictorConfig  # noqa: E402
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", default="../shared/data/eth_ucy", help="root/<scene>/{train,val,test}/*.txt")
+    p.add_argument("--scenes", nargs="+", default=list(SCENES), choices=SCENES)
+    p.add_argument("--encoding", default="drope_rope", choices=ENCODINGS)
+    p.add_argument("--steps", type=int, default=200, help="optimiser steps per held-out scene")
+    p.add_argument("--batch-size", type=int, default=16, help="windows per step")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--hidden-dim", type=int, default=32)
+    p.add_argument("--num-heads", type=int, default=2)
+    p.add_argument("--layers", type=int, default=1, help="temporal and interaction layers each")
+    p.add_argument("--refine", action="store_true", help="add the decoder's refinement stage")
+    p.add_argument("--rotate-augmentation", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-train", type=int, default=None, help="training windows per split (default all)")
+    p.add_argument("--max-test", type=int, default=None, help="test windows per split (default all)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--quick", action="store_true", help="2 scenes, 5 steps, 64 windows each")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.scenes, args.steps, args.max_train, args.max_test = ["eth", "hotel"], 5, 64, 64
+    return args
+
+
+def model_config(args: argparse.Namespace) -> PredictorConfig:
+    return PredictorConfig(
+        num_future_steps=12,
+        num_modes=20,
+        encoding=args.encoding,
+        hidden_dim=args.hidden_dim,
+        num_heads=args.num_heads,
+        num_temporal_layers=args.layers,
+        num_interaction_layers=args.layers,
+        refine=args.refine,
+        xy_slots=2,
+        heading_slots=2,
+        se2_pose_blocks=1,
+        se2_rotation_pairs=1,
+        dropout=0.0,
+    )
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| held-out scene | train windows | test windows | ours ADE_20 / FDE_20 | const. vel. | train s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        m, cv = r["model"], r["constant_velocity"]
+        lines.append(
+            f"| {r['scene']} | {r['num_train_windows']} | {r['num_test_windows']} | "
+            f"{m['ADE_20']:.2f} / {m['FDE_20']:.2f} | {cv['ADE_20']:.2f} / {cv['FDE_20']:.2f} | "
+            f"{r['train_s']:.0f} |"
+        )
+    avg = {k: sum(r["model"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")}
+    cv_avg = {k: sum(r["constant_velocity"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")}
+    lines.append(
+        f"| **average** | | | **{avg['ADE_20']:.2f} / {avg['FDE_20']:.2f}** | "
+        f"{cv_avg['ADE_20']:.2f} / {cv_avg['FDE_20']:.2f} | {sum(r['train_s'] for r in rows):.0f} |"
+    )
+    for name, ade, fde in PUBLISHED:
+        lines.append(f"| {name} (published average) | | | {ade:.2f} / {fde:.2f} | | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    config = model_config(args)
+    settings = TrainSettings(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        rotate_augmentation=args.rotate_augmentation,
+        seed=args.seed,
+    )
+    rows = []
+    for scene in args.scenes:
+        row = run_scene(args.root, scene, config, settings, args.max_train, args.max_test, args.device)
+        rows.append(row)
+        m, cv = row["model"], row["constant_velocity"]
+        print(
+            f"{scene:<6} ADE_20/FDE_20 {m['ADE_20']:.3f}/{m['FDE_20']:.3f} m "
+            f"(const. vel. {cv['ADE_20']:.3f}/{cv['FDE_20']:.3f}); train {row['train_s']:.0f} s",
+            flush=True,
+        )
+    result = {
+        "command": "python scripts/bench_eth_ucy.py " + " ".join(argv or []),
+        "facts": machine_facts(args.device),
+        "setup": {k: v for k, v in vars(args).items() if k not in ("json",)},
+        "rows": rows,
+        "average": {k: sum(r["model"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")},
+        "constant_velocity_average": {
+            k: sum(r["constant_velocity"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")
+        },
+        "published": [{"method": n, "ADE_20": a, "FDE_20": f} for n, a, f in PUBLISHED],
+        "total_s": time.perf_counter() - start,
+    }
+    print(table(rows))
+    print(f"total {result['total_s']:.0f} s on {result['facts']['cpu']} ({torch.get_num_threads()} threads)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
