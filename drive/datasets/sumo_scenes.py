@@ -51,6 +51,9 @@ class SceneConfig:
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"SceneConfig.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("sdc_separation_m", "min_travel_m"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"SceneConfig.{name} must be >= 0, got {getattr(self, name)}")
         at_least_one = ("history_steps", "future_steps", "max_agents", "max_targets", "scenes_per_window")
         for name in at_least_one:
             if getattr(self, name) < 1:

@@ -293,3 +293,14 @@ def test_plan_runs_covers_every_split_and_quota(num_scenes, per_run, fractions):
     assert all(p.num_scenes >= 1 for p in plans)
     assert {p.split for p in plans} == set(sumo_sim.SPLITS)
     assert [p.run_index for p in plans] == list(range(len(plans)))
+
+
+def test_scene_config_rejects_bad_values():
+    from drive.datasets.sumo_scenes import SceneConfig
+
+    with pytest.raises(ConfigError, match="agent_radius_m"):
+        SceneConfig(agent_radius_m=0.0)
+    with pytest.raises(ConfigError, match="max_targets"):
+        SceneConfig(max_targets=0)
+    with pytest.raises(ConfigError, match="min_travel_m"):
+        SceneConfig(min_travel_m=-1.0)
