@@ -7,6 +7,13 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each xdist worker owns one core: torch's default of one thread per core would oversubscribe the
+    # machine and make small ops orders of magnitude slower.
+    import torch
+
+    torch.set_num_threads(1)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("DRIVE_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
