@@ -1,6 +1,6 @@
 """`drive fit | validate | test`: LightningCLI over stacked YAML configs (see docs/training.md).
 
-    drive fit -c configs/data/sim.yaml -c configs/model/drope_rope.yaml -c configs/trainer/cpu.yaml
+drive fit -c configs/data/sim.yaml -c configs/model/drope_rope.yaml -c configs/trainer/cpu.yaml
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from drive.errors import ConfigError
-from drive.training.callbacks import InterruptCheckpoint
+from drive.training.callbacks import LastCheckpoint
 from drive.training.datamodule import ScenarioDataModule
 from drive.training.module import TrajectoryModule
 
@@ -49,11 +49,13 @@ class DriveCLI(LightningCLI):
         # History/future lengths are set once, in the data section, and shared with the model.
         parser.link_arguments("data.init_args.num_future_steps", "model.predictor.num_future_steps")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/minFDE",
                 "checkpoint.mode": "min",
-                "checkpoint.save_last": True,
+                # last.ckpt belongs to LastCheckpoint: every epoch, not only when the best improves.
+                "checkpoint.save_last": False,
                 "checkpoint.save_top_k": 1,
                 "checkpoint.filename": "best-epoch{epoch:03d}-step{step}",
                 "checkpoint.auto_insert_metric_name": False,
@@ -61,7 +63,6 @@ class DriveCLI(LightningCLI):
         )
 
     def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
-        callbacks = [*callbacks, InterruptCheckpoint()]
         if config.get("logger") in (None, True):
             root = Path(config.get("default_root_dir") or DEFAULT_ROOT_DIR)
             ckpt_path = self.config[self.subcommand].get("ckpt_path") if self.subcommand else None

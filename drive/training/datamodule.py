@@ -182,6 +182,8 @@ class ScenarioDataModule(pl.LightningDataModule):
             collate_fn=functools.partial(collate_scenarios, points_per_chunk=self.points_per_chunk),
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            # Own generator: creating an iterator then draws nothing from the global RNG (dropout's).
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -21,6 +21,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 from drive.errors import ConfigError
 from drive.evaluation import constant_velocity, evaluate
 from drive.models.config import PredictorConfig
+from drive.training.callbacks import LastCheckpoint
 from drive.training.cli import run_version
 from drive.training.datamodule import SimDataModule
 from drive.training.inference import predict_scenarios
@@ -50,8 +51,8 @@ class DemoSettings:
     num_scenes: int = 600
     sim_seed: int = 0
     seed: int = 0
-    max_epochs: int = 4
-    max_train_minutes: float = 7.0
+    max_epochs: int = 8
+    max_train_minutes: float = 6.0
     batch_size: int = 8
     hidden_dim: int = 64
     num_heads: int = 4
@@ -88,7 +89,6 @@ def _trainer(settings: DemoSettings, runs: Path, quiet: bool) -> pl.Trainer:
     checkpoint = ModelCheckpoint(
         monitor="val/minFDE",
         mode="min",
-        save_last=True,
         save_top_k=1,
         filename="best-epoch{epoch:03d}-step{step}",
         auto_insert_metric_name=False,
@@ -103,7 +103,7 @@ def _trainer(settings: DemoSettings, runs: Path, quiet: bool) -> pl.Trainer:
             CSVLogger(runs, name="", version=version),
             TensorBoardLogger(runs, name="", version=version, sub_dir="tensorboard", default_hp_metric=False),
         ],
-        callbacks=[checkpoint],
+        callbacks=[checkpoint, LastCheckpoint()],
         gradient_clip_val=1.0,
         log_every_n_steps=10,
         limit_train_batches=settings.limit_train_batches,
@@ -156,7 +156,7 @@ def run_demo(workdir: Path, settings: DemoSettings, quiet: bool = False) -> dict
     module = TrajectoryModule(config, lr=2e-3, warmup_fraction=0.05)
     trainer = _trainer(settings, workdir / "runs", quiet)
     trainer.fit(module, datamodule=data)
-    ckpt = trainer.checkpoint_callback.best_model_path or trainer.checkpoint_callback.last_model_path
+    ckpt = trainer.checkpoint_callback.best_model_path or str(LastCheckpoint.path(trainer))
     timings["train_s"] = time.monotonic() - start - timings["simulate_s"]
 
     print("[3/4] evaluating on the test split (model and constant-velocity baseline, same evaluator)")

@@ -39,8 +39,9 @@ def test_crop_stops_predicting_targets_unobserved_at_the_current_step():
     scene = make_scenario(3, num_steps=20, current_step=7)
     valid = scene.agents.valid.copy()
     valid[0, 7] = False  # target 0 misses the current step but is seen earlier
-    agents = dataclasses.replace(scene.agents, valid=valid,
-                                 position=np.where(valid[..., None], scene.agents.position, 0))
+    agents = dataclasses.replace(
+        scene.agents, valid=valid, position=np.where(valid[..., None], scene.agents.position, 0)
+    )
     cropped = crop_scenario(dataclasses.replace(scene, agents=agents), 8, 12)
     assert cropped.agents.num_agents == scene.agents.num_agents  # still context
     np.testing.assert_array_equal(cropped.target_idx, scene.target_idx[1:])
@@ -60,7 +61,9 @@ def test_rotation_preserves_distances_and_shifts_headings():
     assert np.all(rotated.agents.heading[~valid] == 0) and np.all(rotated.agents.position[~valid] == 0)
     # Velocity stays tangent to heading after rotation.
     speed_dir = np.arctan2(rotated.agents.velocity[..., 1], rotated.agents.velocity[..., 0])
-    np.testing.assert_allclose(np.angle(np.exp(1j * (speed_dir - rotated.agents.heading)))[valid], 0, atol=1e-4)
+    np.testing.assert_allclose(
+        np.angle(np.exp(1j * (speed_dir - rotated.agents.heading)))[valid], 0, atol=1e-4
+    )
 
 
 def test_rotation_round_trip_is_identity():
