@@ -70,6 +70,25 @@ class _Families:
                 metric.update(*(a[sel] for a in args))
 
 
+def scene_errors(trajectory: np.ndarray, target: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """Mean over targets of the AV2-style minADE / minFDE (best mode = smallest endpoint error).
+
+    trajectory ``[N, K, T, 2]``, target ``[N, T, 2]``, valid ``[N, T]``; targets with no valid step are
+    left out; returns NaNs when none is left. The endpoint is each target's last valid step.
+    """
+    keep = valid.any(-1)
+    trajectory, target, valid = trajectory[keep], target[keep], valid[keep]
+    if len(target) == 0:
+        return float("nan"), float("nan")
+    error = np.linalg.norm(trajectory - target[:, None], axis=-1)  # (N, K, T)
+    last = valid.shape[1] - 1 - np.argmax(valid[:, ::-1], axis=1)  # (N,)
+    endpoint = error[np.arange(len(last)), :, last]  # (N, K)
+    best = endpoint.argmin(1)
+    ade = (error * valid[:, None]).sum(-1) / valid.sum(-1, keepdims=True)  # (N, K)
+    rows = np.arange(len(best))
+    return float(ade[rows, best].mean()), float(endpoint[rows, best].mean())
+
+
 def _prediction_lookup(predictions: PredictionSource) -> Callable[[Scenario], ScenarioPrediction | None]:
     if callable(predictions) and not isinstance(predictions, Mapping):
         return predictions
@@ -146,6 +165,7 @@ def evaluate(
     families = _Families()
     counts = dict(scenarios=0, targets=0, scored=0, missing_predictions=0)
     sources, horizons, modes, notes = set(), set(), set(), set()
+    per_scenario: list[dict] = []
     for scenario in scenarios:
         counts["scenarios"] += 1
         prediction = lookup(scenario)
@@ -175,6 +195,15 @@ def evaluate(
         modes.add(prediction.num_modes)
         position, _, valid = target_future(scenario, targets.agent_idx, tf, stride)
         counts["scored"] += int(valid.any(-1).sum())
+        scene_ade, scene_fde = scene_errors(prediction.trajectory[targets.row], position, valid)
+        per_scenario.append(
+            {
+                "scenario_id": scenario.scenario_id,
+                "num_targets": len(targets.agent_idx),
+                "minADE": scene_ade,
+                "minFDE": scene_fde,
+            }
+        )
         args = (
             torch.from_numpy(prediction.trajectory[targets.row].astype(np.float64)),
             torch.from_numpy(prediction.probability[targets.row].astype(np.float64)),
@@ -193,7 +222,7 @@ def evaluate(
             _womd_update(families, scenario, prediction, targets)
         elif is_womd_grid(scenario):
             notes.add("WOMD keys need predictions that reach 8 s (16 samples at 2 Hz or >= 80 at 10 Hz)")
-    return _result(families, counts, sources, horizons, modes, notes)
+    return _result(families, counts, sources, horizons, modes, notes, per_scenario)
 
 
 def _values(metrics) -> dict[str, float]:
@@ -204,7 +233,7 @@ def _values(metrics) -> dict[str, float]:
     return out
 
 
-def _result(families: _Families, counts, sources, horizons, modes, notes) -> EvaluationResult:
+def _result(families: _Families, counts, sources, horizons, modes, notes, per_scenario) -> EvaluationResult:
     def by_type(table, drop=()):
         rows = {
             AGENT_TYPE_NAMES[key]: {k: v for k, v in _values(table[key]).items() if k not in drop}
@@ -229,4 +258,5 @@ def _result(families: _Families, counts, sources, horizons, modes, notes) -> Eva
         settings={"horizon_s": sorted(horizons), "num_modes": sorted(modes)},
         families=families_out,
         notes=sorted(notes),
+        per_scenario=per_scenario,
     )

@@ -8,7 +8,11 @@ JSON layout (``schema_version`` 1; documented in docs/evaluation.md)::
      "womd": {"overall": {...}, "by_horizon": {"3s": {...}, ...}, "by_type": {...},
               "by_type_horizon": {type: {"3s": {...}, ...}}},
      "eth_ucy": {"overall": {...}, "by_type": {...}},
-     "notes": [...]}
+     "notes": [...],
+     "per_scenario": [{"scenario_id", "num_targets", "minADE", "minFDE"}, ...]}
+
+``per_scenario`` holds each scene's mean over its targets of the AV2-style minADE / minFDE over all
+K modes (best mode = smallest endpoint error): the viewer sorts scenes by it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class EvaluationResult:
     settings: dict
     families: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    per_scenario: list[dict] = field(default_factory=list)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -50,6 +55,7 @@ class EvaluationResult:
             "metrics": self.metrics,
             **{name: self.families[name] for name in FAMILY_ORDER if name in self.families},
             "notes": list(self.notes),
+            "per_scenario": [_finite(row) for row in self.per_scenario],
         }
 
     def table(self, title: str | None = None) -> str:
@@ -73,6 +79,11 @@ class EvaluationResult:
             lines += _grid(columns)
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
+
+
+def _finite(row: dict) -> dict:
+    """JSON has no NaN: a scene with nothing scored gets nulls."""
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
 def _format(value: float | None) -> str:
