@@ -28,7 +28,7 @@ from drive.errors import ConfigError, DataError
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "drive-sumo-scenes"
 # Bump when a change alters what a (num_scenes, seed) pair generates, so old outputs are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SPLITS = ("train", "val", "test")
 
 

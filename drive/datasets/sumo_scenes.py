@@ -27,6 +27,7 @@ VEHICLE_TYPES: dict[str, tuple[AgentType, float, float, float]] = {
 PEDESTRIAN_SIZE_M = (0.4, 0.5, 1.75)
 # The self-driving car is a car, as in recorded data, not a truck or bus.
 SDC_MAX_LENGTH_M = 6.0
+JUMP_TOLERANCE_M = 1.5
 
 
 @dataclass(frozen=True)
@@ -163,18 +164,25 @@ def read_fcd(vehicle_path: Path, person_path: Path, begin_s: float, end_s: float
     return RunTracks(times_s, types, size, position, heading_grid, speed_grid, valid)
 
 
-def _travel_m(position: np.ndarray) -> np.ndarray:
-    """Largest distance ``[N]`` from the first point of each fully valid track ``[N, T, 2]``."""
-    return np.linalg.norm(position - position[:, :1], axis=-1).max(axis=-1)
+def _predictable(position: np.ndarray, speed: np.ndarray, dt_s: float, min_travel_m: float) -> np.ndarray:
+    """Which fully observed tracks (``position [N, T, 2]``, ``speed [N, T]``) make sensible targets
+    ``[N]``: they move at least ``min_travel_m`` from their first point and never jump, i.e. no step
+    is longer than the reported speed allows (plus ``JUMP_TOLERANCE_M``). Jumps come from SUMO
+    teleporting stuck pedestrians and from abrupt body-angle changes at sharp junction corners."""
+    travel = np.linalg.norm(position - position[:, :1], axis=-1).max(axis=-1)  # (N,)
+    step = np.linalg.norm(np.diff(position, axis=1), axis=-1)  # (N, T-1)
+    allowed = np.maximum(speed[:, 1:], speed[:, :-1]) * dt_s + JUMP_TOLERANCE_M
+    return (travel >= min_travel_m) & (step <= allowed).all(axis=1)
 
 
 def pick_sdcs(tracks: RunTracks, window: slice, config: SceneConfig, rng: np.random.Generator) -> list[int]:
     """Up to ``scenes_per_window`` cars (vehicles shorter than ``SDC_MAX_LENGTH_M``) valid over the whole
-    window, moving, and at least ``sdc_separation_m`` apart at the current step."""
+    window, moving without jumps, and at least ``sdc_separation_m`` apart at the current step."""
     full = tracks.valid[:, window].all(axis=1)
     is_car = (tracks.types == AgentType.VEHICLE) & (tracks.size[:, 0] < SDC_MAX_LENGTH_M)
     candidates = np.flatnonzero(full & is_car)
-    candidates = candidates[_travel_m(tracks.position[candidates, window]) >= config.min_travel_m]
+    position, speed = tracks.position[candidates, window], tracks.speed[candidates, window]
+    candidates = candidates[_predictable(position, speed, config.dt_s, config.min_travel_m)]
     current = window.start + config.history_steps - 1
     chosen: list[int] = []
     for index in rng.permutation(candidates):
@@ -256,10 +264,11 @@ def make_scene(
         size=tracks.size[members].astype(np.float32),
         valid=valid,
     )
-    full = valid.all(axis=1)
-    travel = np.zeros(len(members))
-    travel[full] = _travel_m(agents.position[full])
-    candidates = np.flatnonzero(full & (travel >= config.min_travel_m))
+    sdc_idx = int(np.flatnonzero(members == sdc)[0])
+    full = np.flatnonzero(valid.all(axis=1))
+    candidates = full[_predictable(agents.position[full], speed[full], config.dt_s, config.min_travel_m)]
+    # pick_sdcs judged the SDC on float64 positions; keep it a candidate whatever float32 rounding says.
+    candidates = np.union1d(candidates, [sdc_idx])
     targets = np.sort(rng.permutation(candidates)[: config.max_targets])
     road_map = crop_map(network.map, centre, config.map_radius_m)
     return Scenario(
@@ -270,7 +279,7 @@ def make_scene(
         agents=agents,
         target_idx=targets.astype(np.int64),
         map=road_map,
-        sdc_idx=int(np.flatnonzero(members == sdc)[0]),
+        sdc_idx=sdc_idx,
         traffic_lights=_signals(network, road_map, tracks.times_s[window]),
         extras=extras,
     )

@@ -193,6 +193,10 @@ def _check_scene(scene) -> None:
     assert (scene.num_steps, scene.current_step, scene.dt_s) == (91, 10, pytest.approx(0.1))
     assert 1 <= len(scene.target_idx) <= 8
     assert agents.valid[scene.target_idx].all()  # targets are observed over the whole window
+    # ... and move no further in a step than their speed allows (no teleport jumps).
+    target_step = np.linalg.norm(np.diff(agents.position[scene.target_idx], axis=1), axis=-1)
+    target_speed = np.linalg.norm(agents.velocity[scene.target_idx], axis=-1)
+    assert (target_step <= np.maximum(target_speed[:, 1:], target_speed[:, :-1]) * scene.dt_s + 1.5).all()
     assert agents.types[scene.sdc_idx] == AgentType.VEHICLE and agents.valid[scene.sdc_idx].all()
     assert agents.size[scene.sdc_idx, 0] == VEHICLE_TYPES["car"][1]
     assert np.isfinite(agents.position).all() and np.isfinite(agents.velocity).all()
