@@ -1,3 +1,0 @@
-from tests.training import fakes
-
-fakes.install()
