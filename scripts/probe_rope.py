@@ -2,11 +2,12 @@
 a constant, offset the queries, remove the rotation, or permute the keys' content, and report how much
 the layer's output and the predicted trajectories move.
 
-    python scripts/probe_rope.py [--checkpoint CKPT] [--workdir outputs/road] [--num-scenes 16]
-        [--figure docs/figures/probe_rope.png] [--threads N] [--json PATH]
+    python scripts/probe_rope.py [--checkpoint CKPT] [--workdir outputs/road] [--pretrain-minutes 2]
+        [--num-scenes 16] [--figure docs/figures/probe_rope.png] [--threads N] [--json PATH]
 
 Without ``--checkpoint`` (a ``drive fit`` checkpoint) the model trained briefly on simulated traffic by
-``scripts/finetune_road.py`` is used (trained and cached in the work directory when missing). The probe
+``scripts/finetune_road.py`` is used (trained and cached in the work directory when missing; pass the
+same ``--pretrain-minutes`` to reuse it). The probe
 runs on that many validation scenes of the simulated traffic, cut to the model's window.
 """
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--workdir", type=Path, default=Path("outputs/road"))
+    parser.add_argument("--pretrain-minutes", type=float, default=2.0)
     parser.add_argument("--num-scenes", type=int, default=16)
     parser.add_argument("--figure", type=Path, default=None, help="write the bar chart (PNG) here")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, quick = _model(args, QuickTrainSettings())
+    model, quick = _model(args, QuickTrainSettings(max_minutes=args.pretrain_minutes))
     scenes = simulated_scenes(args.workdir, quick, "val")[: args.num_scenes]
     batch = collate_scenarios(scenes)
     settings = ProbeSettings()
