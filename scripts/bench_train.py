@@ -78,8 +78,11 @@ def flop_breakdown(model: TrajectoryPredictor, batch) -> dict[str, float]:
     out = {"total": counter.get_total_flops() / 1e9}
     for name, counts in counter.get_flop_counts().items():
         parts = name.split(".")
-        if len(parts) == 3 and parts[0] == "TrajectoryPredictor":
-            out[".".join(parts[1:])] = sum(counts.values()) / 1e9
+        # Layers in a ModuleList ("encoder.map_self.0") are summed under the list's name.
+        whole = len(parts) == 3 or (len(parts) == 4 and parts[3].isdigit())
+        if parts[0] == "TrajectoryPredictor" and whole:
+            key = ".".join(parts[1:3])
+            out[key] = out.get(key, 0.0) + sum(counts.values()) / 1e9
     return out
 
 
