@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drive.benchmarks import machine_facts  # noqa: E402
 from drive.benchmarks.ablation import METRIC_KEYS, baseline_row, moved_scenes, run_encoding  # noqa: E402
+from drive.benchmarks.plots import plot_ablation  # noqa: E402
 from drive.benchmarks.stats import format_mean_std  # noqa: E402
 from drive.benchmarks.training import TrainSettings, prepare_scenes  # noqa: E402
 from drive.models import ENCODINGS, PredictorConfig  # noqa: E402
@@ -44,6 +45,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--map-keep-every", type=int, default=10, help="map thinning (10: 1 m -> 10 m spacing)")
     p.add_argument("--max-test-scenes", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--plot", type=Path, default=None, help="write a PNG figure of the results here")
+    p.add_argument("--from-json", type=Path, default=None, help="redraw table and plot from a saved --json")
     p.add_argument("--json", type=Path, default=None, help="write all rows and the setup here")
     p.add_argument("--quick", action="store_true", help="tiny run: 30 scenes, 1 seed, 5 steps, width 32")
     args = p.parse_args(argv)
@@ -86,6 +89,12 @@ def table(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        print(table(result))
+        if args.plot:
+            plot_ablation(result, args.plot)
+        return result
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -128,6 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(table(result))
     print(f"total {result['total_s']:.0f} s on {result['facts']['cpu']} ({torch.get_num_threads()} threads)")
+    if args.plot:
+        plot_ablation(result, args.plot)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")

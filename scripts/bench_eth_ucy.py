@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drive.benchmarks import machine_facts  # noqa: E402
 from drive.benchmarks.eth_ucy import PUBLISHED, run_scene  # noqa: E402
+from drive.benchmarks.plots import plot_eth_ucy  # noqa: E402
 from drive.benchmarks.training import TrainSettings  # noqa: E402
 from drive.datasets.eth_ucy import SCENES  # noqa: E402
 from drive.models import ENCODINGS, PredictorConfig  # noqa: E402
@@ -43,6 +44,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-test", type=int, default=None, help="test windows per split (default all)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--plot", type=Path, default=None, help="write a PNG figure of the results here")
+    p.add_argument("--from-json", type=Path, default=None, help="redraw table and plot from a saved --json")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--quick", action="store_true", help="2 scenes, 5 steps, 64 windows each")
     args = p.parse_args(argv)
@@ -94,6 +97,12 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        print(table(result["rows"]))
+        if args.plot:
+            plot_eth_ucy(result, args.plot)
+        return result
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -129,6 +138,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(table(rows))
     print(f"total {result['total_s']:.0f} s on {result['facts']['cpu']} ({torch.get_num_threads()} threads)")
+    if args.plot:
+        plot_eth_ucy(result, args.plot)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
