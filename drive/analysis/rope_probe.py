@@ -56,24 +56,43 @@ class LayerProbe:
 
 
 def rotary_layers(model: nn.Module) -> list[tuple[str, RotaryAttention, torch.Tensor, str]]:
-    """``(name, layer, frequencies [H, S, A], axes)`` for every RotaryAttention of the model that rotates:
-    pose layers take their frequency table from the enclosing PoseRotaryAttention, the rest use the
-    encoder's time table; layers called without angles (mode self-attention) are left out."""
+    """``(name, layer, frequencies [H, S, A], axes)`` for every RotaryAttention of the model that can
+    rotate: pose layers take their frequency table from the enclosing PoseRotaryAttention, the others
+    the encoder's time table (see :func:`called_with_angles` for the ones that actually rotate)."""
     modules = dict(model.named_modules())
     time_freqs = getattr(getattr(model, "encoder", None), "time_freqs", None)
     found = []
     for name, module in modules.items():
         if not isinstance(module, RotaryAttention):
             continue
-        parent = modules.get(name.rpartition(".")[0])
+        parent_name = name.rpartition(".")[0]
+        parent = modules.get(parent_name)
         if isinstance(parent, PoseRotaryAttention):
             if parent.use_rotary:
-                found.append((name.rpartition(".")[0], module, parent.freqs, "pose"))
-        elif name.endswith("modes.attention"):
-            continue  # the decoder's mode self-attention is called without angles
+                found.append((parent_name, module, parent.freqs, "pose"))
         elif time_freqs is not None:
             found.append((name, module, time_freqs, "time"))
     return found
+
+
+@torch.no_grad()
+def called_with_angles(model: nn.Module, batch: SceneBatch, layers: list) -> list:
+    """The entries of ``layers`` whose module receives rotation angles in a forward pass on ``batch``
+    (e.g. the decoder's mode self-attention is called without any and is dropped)."""
+    rotating: set[int] = set()
+
+    def record(module, args, kwargs):
+        call = dict(zip(("query", "key_value", "query_angle", "key_angle"), args)) | kwargs
+        if call.get("query_angle") is not None or call.get("key_angle") is not None:
+            rotating.add(id(module))
+
+    handles = [layer.register_forward_pre_hook(record, with_kwargs=True) for _, layer, *_ in layers]
+    try:
+        model(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [entry for entry in layers if id(entry[1]) in rotating]
 
 
 def _target_displacement(edited: torch.Tensor, reference: torch.Tensor, target_mask: torch.Tensor) -> float:
@@ -90,7 +109,7 @@ def probe_model(
     settings = ProbeSettings() if settings is None else settings
     model.eval()
     results = []
-    layers = rotary_layers(model)
+    layers = called_with_angles(model, batch, rotary_layers(model))
     for name, layer, freqs, axes in layers:
         store: list = []
         with capture_output(layer, store):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from drive.analysis.rope_probe import probe_model, probe_table, rotary_layers
+from drive.analysis.rope_probe import called_with_angles, probe_model, probe_table, rotary_layers
 from drive.models import PredictorConfig, TrajectoryPredictor
 from tests.models.synthetic import make_batch
 
@@ -29,8 +29,10 @@ def probed():
 
 def test_finds_every_rotating_layer(probed):
     model, results = probed
-    names = [name for name, *_ in rotary_layers(model)]
-    # 1 temporal + 3 interaction + 2 decoder stages x (history, map, agents); the modes layer has no angles.
+    candidates = rotary_layers(model)
+    assert sum("modes" in name for name, *_ in candidates) == 2  # one per decoder stage, called unrotated
+    names = [name for name, *_ in called_with_angles(model, make_batch(), candidates)]
+    # 1 temporal + 3 interaction + 2 decoder stages x (history, map, agents); the modes layers drop out.
     assert len(names) == 10
     assert sum("temporal" in n for n in names) == 1 and not any("modes" in n for n in names)
     assert [r.layer for r in results] == names

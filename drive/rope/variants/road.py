@@ -167,13 +167,16 @@ def add_road(
 ) -> list[str]:
     """Wrap ``model``'s ``nn.Linear`` layers (those ``select(name, layer)`` accepts; default all) in
     :class:`RoAdLinear`, in place. Layers whose output width does not fit ``group_size`` (e.g. one logit)
-    are left alone. With ``freeze`` every parameter but the adapters' stops requiring gradients.
-    Returns the names of the wrapped layers."""
+    are left alone, and so are layers that already carry an adapter. With ``freeze`` every parameter but
+    the adapters' stops requiring gradients. Returns the names of the wrapped layers."""
     wrapped = []
+    inside = {id(m.base) for m in model.modules() if isinstance(m, RoAdLinear)}  # already adapted
     targets = [
         (name, module)
         for name, module in model.named_modules()
-        if isinstance(module, nn.Linear) and (select is None or select(name, module))
+        if isinstance(module, nn.Linear)
+        and id(module) not in inside
+        and (select is None or select(name, module))
     ]
     group = adapter_options.get("group_size")
     for name, layer in targets:

@@ -140,6 +140,7 @@ def test_active_adapter_and_bad_settings():
     add_road(model, num_adapters=2)
     _randomise(model[0].adapter, seed=6)
     x = torch.randn(3, 4)
+    assert add_road(model) == []  # an adapted layer is not wrapped twice
     set_active_adapter(model, 1)
     torch.testing.assert_close(model(x), model[0](x, 1))
     with pytest.raises(ConfigError, match="adapter must be in"):
