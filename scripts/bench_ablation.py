@@ -45,6 +45,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--map-keep-every", type=int, default=10, help="map thinning (10: 1 m -> 10 m spacing)")
     p.add_argument("--max-test-scenes", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG figure of the results here")
     p.add_argument("--from-json", type=Path, default=None, help="redraw table and plot from a saved --json")
     p.add_argument("--json", type=Path, default=None, help="write all rows and the setup here")
@@ -116,10 +117,13 @@ def main(argv: list[str] | None = None) -> dict:
     settings = TrainSettings(steps=args.steps, batch_size=args.batch_size, lr=args.lr)
     config = model_config(args)
     seeds = list(range(args.seeds))
-    rows = [run_encoding(e, config, train, test, moved, settings, seeds) for e in args.encodings]
+    rows = [
+        run_encoding(e, config, train, test, moved, settings, seeds, device=args.device)
+        for e in args.encodings
+    ]
     result = {
         "command": "python scripts/bench_ablation.py " + " ".join(argv or []),
-        "facts": machine_facts("cpu"),
+        "facts": machine_facts(args.device),
         "setup": {
             "num_scenes": args.num_scenes,
             "num_train_scenes": len(train),

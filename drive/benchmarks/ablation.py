@@ -48,17 +48,20 @@ def run_encoding(
     settings: TrainSettings,
     seeds: Sequence[int],
     log=print,
+    device: str = "cpu",
 ) -> dict:
     """Train ``encoding`` once per seed; per-seed scores and their mean ± std on ``test`` and ``moved``."""
     runs = []
     for seed in seeds:
-        model, info = train_predictor(replace(config, encoding=encoding), train, replace(settings, seed=seed))
+        model, info = train_predictor(
+            replace(config, encoding=encoding), train, replace(settings, seed=seed), device=device
+        )
         start = time.perf_counter()
         run = {
             "seed": seed,
             **info,
-            "test": _scores(test, predict(model, test)),
-            "moved": _scores(moved, predict(model, moved)),
+            "test": _scores(test, predict(model, test, device=device)),
+            "moved": _scores(moved, predict(model, moved, device=device)),
         }
         run["eval_s"] = time.perf_counter() - start
         runs.append(run)
