@@ -11,6 +11,7 @@ the CLI links ``num_future_steps`` into the model's config.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -77,6 +78,7 @@ class ScenarioDataModule(pl.LightningDataModule):
         points_per_chunk: map polyline chunk length P.
         map_keep_every: keep every n-th map point of each polyline (1 = all); fewer map tokens.
         seed: data order and augmentation seed (independent of the global seed).
+        max_scenes: read at most this many scenes per split (quick experiments; None = all).
         skip_errors: skip malformed records (reported) instead of stopping at the first one.
     """
 
@@ -93,6 +95,7 @@ class ScenarioDataModule(pl.LightningDataModule):
         map_keep_every: int = 1,
         seed: int = 0,
         skip_errors: bool = False,
+        max_scenes: int | None = None,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -111,6 +114,9 @@ class ScenarioDataModule(pl.LightningDataModule):
         self.num_workers, self.rotate_augmentation = num_workers, rotate_augmentation
         self.points_per_chunk, self.seed, self.skip_errors = points_per_chunk, seed, skip_errors
         self.map_keep_every = map_keep_every
+        if max_scenes is not None and max_scenes < 1:
+            raise ConfigError(f"data.max_scenes = {max_scenes!r} is invalid: must be >= 1 or null")
+        self.max_scenes = max_scenes
         self.scenes: dict[str, list[Scenario]] = {}
         self.reports: dict[str, LoadReport] = {}
 
@@ -145,7 +151,7 @@ class ScenarioDataModule(pl.LightningDataModule):
 
     def load_split(self, split: str) -> list[Scenario]:
         """All scenes of ``split`` that have a target in the window; an empty split is an error."""
-        scenes = list(self.read_split(split))
+        scenes = list(itertools.islice(self.read_split(split), self.max_scenes))
         usable = []
         for scene in scenes:
             try:

@@ -152,6 +152,7 @@ def run_demo(workdir: Path, settings: DemoSettings, quiet: bool = False) -> dict
         xy_slots=2,
         heading_slots=2,
         dropout=0.0,
+        refine=False,
     )
     module = TrajectoryModule(config, lr=2e-3, warmup_fraction=0.05)
     trainer = _trainer(settings, workdir / "runs", quiet)
