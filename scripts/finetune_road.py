@@ -2,7 +2,8 @@
 10 Hz) is adapted to ETH/UCY pedestrians (2.5 Hz) by training only RoAd adapters.
 
     python scripts/finetune_road.py --eth-ucy DIR [--workdir outputs/road] [--scene eth]
-        [--pretrain-minutes 2] [--adapt-minutes 1] [--variant road_1] [--threads N] [--json PATH]
+        [--pretrain-minutes 2] [--adapt-minutes 1] [--adapt-steps 300] [--variant road_1] [--threads N]
+        [--json PATH]
 
 ``DIR`` is an ETH/UCY root in the leave-one-out layout ``<DIR>/<scene>/{train,val,test}/*.txt``. The
 adapters train on ``<scene>/train`` (the other scenes) and both models are scored on ``<scene>/test``
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scene", default="eth", help="held-out ETH/UCY scene (default: eth)")
     parser.add_argument("--pretrain-minutes", type=float, default=2.0)
     parser.add_argument("--adapt-minutes", type=float, default=1.0)
+    parser.add_argument("--adapt-steps", type=int, default=300, help="at most this many adapter steps")
     parser.add_argument("--variant", choices=ROAD_VARIANTS, default="road_1")
     parser.add_argument("--max-train-scenes", type=int, default=400)
     parser.add_argument("--max-eval-scenes", type=int, default=200)
@@ -55,9 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     eval_scenes = eth_ucy_scenes(args.eth_ucy, args.scene, "test", quick, args.max_eval_scenes)
     print(f"ETH/UCY: {len(train_scenes)} adaptation scenes, {len(eval_scenes)} held-out ({args.scene}/test)")
     torch.manual_seed(0)
-    result = finetune_road(
-        model, train_scenes, eval_scenes, RoAdSettings(variant=args.variant, max_minutes=args.adapt_minutes)
-    )
+    settings = RoAdSettings(variant=args.variant, max_minutes=args.adapt_minutes, max_steps=args.adapt_steps)
+    result = finetune_road(model, train_scenes, eval_scenes, settings)
     print(result_table(result))
     print(f"total {time.monotonic() - start:.0f} s")
     if args.json is not None:
