@@ -53,7 +53,8 @@ class DemoSettings:
     seed: int = 0
     max_epochs: int = 8
     max_train_minutes: float = 6.0
-    batch_size: int = 8
+    batch_size: int = 4
+    lr: float = 5e-3
     hidden_dim: int = 64
     num_heads: int = 4
     map_keep_every: int = 10
@@ -154,7 +155,7 @@ def run_demo(workdir: Path, settings: DemoSettings, quiet: bool = False) -> dict
         dropout=0.0,
         refine=False,
     )
-    module = TrajectoryModule(config, lr=2e-3, warmup_fraction=0.05)
+    module = TrajectoryModule(config, lr=settings.lr, warmup_fraction=0.05)
     trainer = _trainer(settings, workdir / "runs", quiet)
     trainer.fit(module, datamodule=data)
     ckpt = trainer.checkpoint_callback.best_model_path or str(LastCheckpoint.path(trainer))
