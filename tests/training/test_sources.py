@@ -93,3 +93,10 @@ def test_every_model_config_parses(model, capsys):
         )
     assert exit_info.value.code == 0
     assert f"encoding: {model.removesuffix('.yaml')}" in capsys.readouterr().out
+
+
+def test_empty_split_names_the_split():
+    from tests.training.scenes import SyntheticDataModule
+
+    with pytest.raises(DataError, match="empty split 'val'"):
+        SyntheticDataModule(num_train=2, num_val=0).setup("fit")
