@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from drive.datasets.sumo import SimulationConfig, is_complete, progress_bar, simulate
+from drive.errors import ConfigError, DataError
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -28,6 +30,16 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str], prog: str = "drive simulate", command: str = "simulate") -> int:
     args = build_parser(prog).parse_args(argv)
     config = SimulationConfig(num_scenes=args.num_scenes, seed=args.seed, scenes_per_run=args.scenes_per_run)
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out: {out} is a file; give a directory (created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        # An unwritable or impossible path is a user error: one line, not a traceback.
+        raise DataError(f"--out: cannot create {out}: {err.strerror or err}") from err
     if not args.force and is_complete(args.out, config):
         print(f"{args.out}: already holds {args.num_scenes} simulated scenes for seed {args.seed}; kept")
         return 0

@@ -253,6 +253,23 @@ def test_simulate_command_keeps_complete_output_and_rejects_bad_counts(runs, tmp
     assert "num_scenes must be >= 3" in capsys.readouterr().err
 
 
+def test_simulate_command_rejects_bad_out_and_workers(tmp_path, capsys):
+    from drive.cli import main as cli_main
+
+    a_file = tmp_path / "scenes.png"
+    a_file.write_bytes(b"")
+    cases = [
+        (["--out", str(a_file)], f"--out: {a_file} is a file"),
+        (["--out", str(a_file / "sub")], f"--out: cannot create {a_file / 'sub'}"),
+        (["--out", str(tmp_path / "new"), "--workers", "0"], "--workers: must be >= 1, got 0"),
+    ]
+    for extra, message in cases:
+        assert cli_main(["simulate", "--num-scenes", "3", "--quiet", *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "new").exists()  # refused before anything is written
+
+
 def test_signal_states_match_sumo(tmp_path):
     """Signal plans evaluated from the network file equal the states SUMO itself reports."""
     import subprocess
