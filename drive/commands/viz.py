@@ -9,6 +9,7 @@ scene list sortable by minADE / minFDE; the other formats draw one scene (the fi
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,27 +44,47 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=float, default=10.0, help="replay frames per second (default 10)")
     parser.add_argument("--max-frames", type=int, default=40, help="most frames in a replay (default 40)")
     parser.add_argument("--max-scenes", type=int, default=50, help="most scenes in an html run (default 50)")
+    parser.add_argument(
+        "--skip-errors",
+        action="store_true",
+        help="skip unreadable scenarios (listed on stderr), draw the rest",
+    )
     return parser
 
 
 def _scenarios(args) -> Iterator[Scenario]:
     from drive.datasets import iter_scenarios
 
-    return iter_scenarios(Path(args.path), source=args.source)
+    return iter_scenarios(
+        Path(args.path), source=args.source, skip_errors=args.skip_errors, report=args.report
+    )
+
+
+def _nonempty(args, scenarios: Iterator[Scenario]) -> Iterator[Scenario]:
+    """``scenarios`` unchanged, or a DataError naming PATH when it holds none."""
+    first = next(scenarios, None)
+    if first is None:
+        raise DataError(f"{args.path}: holds no {'readable ' if args.report.skipped else ''}scenario")
+    yield first
+    yield from scenarios
 
 
 def _select(args) -> Scenario:
     seen = []
+    count = 0
     for index, scenario in enumerate(_scenarios(args)):
+        count += 1
         if args.scenario_id is not None and scenario.scenario_id == args.scenario_id:
             return scenario
         if args.scenario_id is None and index == (args.index or 0):
             return scenario
         if len(seen) < 5:
             seen.append(scenario.scenario_id)
+    if count == 0:
+        raise DataError(f"{args.path}: holds no {'readable ' if args.report.skipped else ''}scenario")
     if args.scenario_id is not None:
         raise DataError(f"{args.path}: no scenario {args.scenario_id!r}; scenarios include {seen}")
-    raise DataError(f"{args.path}: --index {args.index} is past the last scenario")
+    raise DataError(f"{args.path}: --index {args.index} is past the last scenario (it holds {count})")
 
 
 def _load_predictions(path: str | None) -> list | None:
@@ -102,7 +123,10 @@ def _render_one(args, out: Path, predictions) -> str:
         window = viz.ViewWindow(auto.center_x_m, auto.center_y_m, args.half_width)
     attention = None
     if args.attention:
-        weights = np.load(args.attention, allow_pickle=False)
+        try:
+            weights = np.load(args.attention, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as err:
+            raise DataError(f"{args.attention}: cannot read attention weights as .npy ({err})") from err
         if weights.ndim not in (1, 2) or weights.shape[-1] != scenario.agents.num_agents:
             raise DataError(
                 f"{args.attention}: expected attention weights [A] or [H, A] with A = "
@@ -113,13 +137,13 @@ def _render_one(args, out: Path, predictions) -> str:
     if suffix in (".png", ".svg"):
         summary = viz.save_figure(
             out, scenario, forecast, step=args.step, focus_idx=focus, window=window,
-            attention=attention, size_px=args.size or 800,
+            attention=attention, size_px=800 if args.size is None else args.size,
         )  # fmt: skip
         return f"{summary.num_agents_drawn} agents, {summary.num_modes_drawn} predicted mode(s)"
     if suffix in (".gif", ".mp4"):
         summary = viz.save_animation(
             out, scenario, forecast, fps=args.fps, focus_idx=focus, window=window,
-            max_frames=args.max_frames, size_px=args.size or 480,
+            max_frames=args.max_frames, size_px=480 if args.size is None else args.size,
         )  # fmt: skip
         return f"{summary.num_frames} frames"
     payload = viz.scene_payload(scenario, forecast, focus_idx=focus, window=window, attention=attention)
@@ -129,6 +153,9 @@ def _render_one(args, out: Path, predictions) -> str:
 
 def main(argv: list[str], prog: str = "drive viz", command: str = "viz") -> int:
     args = _parser(prog).parse_args(argv)
+    from drive.datasets import LoadReport
+
+    args.report = LoadReport()
     out = Path(args.out)
     if out.suffix.lower() not in SUFFIXES:
         raise ConfigError(f"--out: suffix must be one of {', '.join(SUFFIXES)}, got {out.suffix!r}")
@@ -136,18 +163,28 @@ def main(argv: list[str], prog: str = "drive viz", command: str = "viz") -> int:
         raise ConfigError(f"--out: directory {out.parent} does not exist")
     if args.index is not None and args.index < 0:
         raise ConfigError(f"--index: must be >= 0, got {args.index}")
+    if args.max_scenes < 1:
+        raise ConfigError(f"--max-scenes: must be >= 1, got {args.max_scenes}")
     if args.predictions and args.baseline:
         raise ConfigError("--predictions and --baseline: give one of them, not both")
     predictions = _load_predictions(args.predictions) or _baseline(args.baseline)
-    run = out.suffix.lower() == ".html" and args.scenario_id is None and args.index is None
-    if run:
-        from drive.viz.run import read_scene_errors, write_run_viewer
-
-        errors = read_scene_errors(args.evaluation) if args.evaluation else None
-        count = write_run_viewer(out, _scenarios(args), predictions, scene_errors=errors,
-                                 max_scenes=args.max_scenes)  # fmt: skip
-        what = f"{count} scene(s)"
-    else:
-        what = _render_one(args, out, predictions)
+    try:
+        what = _render(args, out, predictions)
+    finally:
+        # Skipped records are listed whether or not a scene could be drawn from the rest.
+        if args.report.skipped:
+            print(args.report.summary(), file=sys.stderr)
     print(f"wrote {out} ({what})")
     return 0
+
+
+def _render(args, out: Path, predictions) -> str:
+    run = out.suffix.lower() == ".html" and args.scenario_id is None and args.index is None
+    if not run:
+        return _render_one(args, out, predictions)
+    from drive.viz.run import read_scene_errors, write_run_viewer
+
+    errors = read_scene_errors(args.evaluation) if args.evaluation else None
+    count = write_run_viewer(out, _nonempty(args, _scenarios(args)), predictions, scene_errors=errors,
+                             max_scenes=args.max_scenes)  # fmt: skip
+    return f"{count} scene(s)"

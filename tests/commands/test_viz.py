@@ -97,6 +97,55 @@ def test_user_errors_name_the_problem(data, tmp_path, capsys):
     assert "drive viz: error:" in capsys.readouterr().err
 
 
+def test_bad_values_and_files_are_one_line_errors(data, tmp_path, capsys):
+    out = str(tmp_path / "a.png")
+    junk = tmp_path / "junk.npy"
+    junk.write_bytes(b"not an array")
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    cases = [
+        ([str(data), "--out", out, "--size", "0"], "size_px: must be in 100..4000, got 0"),
+        (
+            [str(data), "--out", str(tmp_path / "a.gif"), "--size", "0"],
+            "size_px: must be in 100..4000, got 0",
+        ),
+        ([str(data), "--out", out, "--attention", str(junk)], f"{junk}: cannot read attention weights"),
+        ([str(data), "--out", out, "--attention", str(tmp_path / "no.npy")], "cannot read attention weights"),
+        ([str(data), "--out", str(tmp_path / "a.html"), "--max-scenes", "0"], "--max-scenes: must be >= 1"),
+        ([str(empty), "--out", out], f"{empty}: holds no scenario"),
+        ([str(empty), "--out", str(tmp_path / "a.html")], f"{empty}: holds no scenario"),
+    ]
+    for argv, message in cases:
+        assert cli_main(["viz", *argv]) == 1, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (argv, err)
+    assert not list(tmp_path.glob("a.*"))
+
+
+def test_skip_errors_draws_the_readable_scenes(tmp_path, capsys):
+    from drive.datasets import womd
+    from drive.datasets.tfrecord import iter_records, write_records
+
+    (good,) = list(iter_records(shared_path("womd", "motion_data_one_scenario.tfrecord")))
+    mixed = tmp_path / "mixed.tfrecord"
+    write_records(mixed, [b"not a scenario", good, good[: len(good) // 2]])
+    out = tmp_path / "run.html"
+    # Without --skip-errors the first bad record stops the command with its position.
+    assert cli_main(["viz", str(mixed), "--out", str(out)]) == 1
+    assert "record 0" in capsys.readouterr().err and not out.exists()
+    assert cli_main(["viz", str(mixed), "--out", str(out), "--skip-errors"]) == 0
+    captured = capsys.readouterr()
+    assert "wrote" in captured.out and "(1 scene(s))" in captured.out
+    assert "skipped 2" in captured.err and "record 0" in captured.err and "record 2" in captured.err
+    scenario_id = next(womd.iter_scenarios(mixed, skip_errors=True)).scenario_id
+    assert scenario_id in out.read_text()
+    # Every record bad: the list of reasons, then a one-line error.
+    bad = tmp_path / "bad.tfrecord"
+    write_records(bad, [b"not a scenario"])
+    assert cli_main(["viz", str(bad), "--out", str(tmp_path / "a.png"), "--skip-errors"]) == 1
+    assert f"{bad}: holds no readable scenario" in capsys.readouterr().err
+
+
 def test_predictions_file_is_drawn(data, tmp_path, capsys):
     predictions_io = pytest.importorskip("drive.evaluation.predictions", reason="predictions I/O not present")
     from drive.datasets import iter_scenarios
