@@ -17,6 +17,7 @@ import numpy as np
 
 from drive.data.schema import MAP_TYPE_NAMES, MapType, Scenario
 from drive.datasets import LoadReport, detect_source, iter_scenarios, source_module
+from drive.errors import DataError
 
 
 def map_features_by_type(scenario: Scenario, module=None) -> dict[str, int]:
@@ -80,8 +81,16 @@ def iter_summaries(paths: list[Path], *, skip_errors: bool, report: LoadReport) 
     for path in paths:
         source = detect_source(path)
         module = source_module(source)
+        num_skipped = len(report.skipped)
+        count = 0
         for scenario in iter_scenarios(path, source=source, skip_errors=skip_errors, report=report):
+            count += 1
             yield summarise(scenario, path, module)
+        if count == 0 and len(report.skipped) == num_skipped:
+            # An empty file is almost always a failed download or copy: say so instead of printing nothing.
+            if not skip_errors:
+                raise DataError(f"{path}: holds no scenario (empty file or folder)")
+            report.skip(str(path), "0", DataError("holds no scenario (empty file or folder)"))
 
 
 def main(argv: list[str], prog: str = "drive inspect", command: str = "inspect") -> int:

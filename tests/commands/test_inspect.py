@@ -91,6 +91,19 @@ def test_nothing_readable_in_skip_mode_fails(capsys, tmp_path):
     assert "skipped 2" in err
 
 
+def test_empty_file_is_an_error_not_silence(capsys, tmp_path):
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    assert main(["inspect", str(empty)]) == 1
+    assert f"{empty}: holds no scenario" in capsys.readouterr().err
+    # In skip mode it is listed like a bad record and the other paths are still read.
+    sample = shared_path("womd", "motion_data_one_scenario.tfrecord")
+    assert main(["inspect", "--json", "--skip-errors", str(empty), str(sample)]) == 0
+    captured = capsys.readouterr()
+    assert [s["scenario_id"] for s in json.loads(captured.out)] == ["637f20cafde22ff8"]
+    assert "skipped 1" in captured.err and f"{empty} record 0: holds no scenario" in captured.err
+
+
 def test_unknown_path(capsys, tmp_path):
     code, _, err = _run(capsys, str(tmp_path / "missing.tfrecord"))
     assert code == 1 and "no such file or directory" in err
