@@ -117,3 +117,19 @@ def test_mask_shape_errors_name_the_argument() -> None:
         module(x, x, None, None, key_padding_mask=torch.ones(1, 4, dtype=torch.bool))
     with pytest.raises(ValueError, match="attn_mask"):
         module(x, x, None, None, attn_mask=torch.ones(1, 3, 3))
+
+
+def test_logit_scale_equals_scaling_the_queries() -> None:
+    torch.manual_seed(2)
+    module = RotaryAttention(16, 2).double().eval()
+    x = torch.randn(2, 5, 16).double()
+    angle = torch.randn(2, 5, 2, 4).double()
+    mask = torch.rand(2, 5) > 0.3
+    with torch.no_grad():
+        fused = module(x, x, angle, angle, key_padding_mask=mask, logit_scale=1.7)
+        explicit, _ = module(x, x, angle, angle, key_padding_mask=mask, return_weights=True, logit_scale=1.7)
+        module.q_proj.weight.mul_(1.7)  # q -> 1.7 q scales every logit by 1.7
+        module.q_proj.bias.mul_(1.7)
+        expected = _slow_reference(module, x, x, angle, angle, mask, None)
+    torch.testing.assert_close(fused, expected)
+    torch.testing.assert_close(explicit, expected)
