@@ -41,7 +41,7 @@ class LastCheckpoint(pl.Callback):
         if path is None or trainer.sanity_checking:
             return None
         tmp = path.with_name(f".{path.name}.tmp")
-        trainer.save_checkpoint(tmp)
+        trainer.save_checkpoint(tmp, weights_only=False)  # the full training state, to resume
         if trainer.is_global_zero:
             os.replace(tmp, path)
         return path

@@ -87,7 +87,8 @@ def run_cli(command: str, argv: list[str]) -> DriveCLI:
                 TrajectoryModule,
                 ScenarioDataModule,
                 subclass_mode_data=True,
-                args=[command, *argv],
+                # --ckpt_path files are read with torch.load(weights_only=True): plain data only.
+                args=[command, "--weights_only", "true", *argv],
                 trainer_defaults={"default_root_dir": DEFAULT_ROOT_DIR, "use_distributed_sampler": False},
                 save_config_kwargs={"overwrite": True},
                 parser_kwargs={"exit_on_error": False},
