@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from drive.errors import ConfigError
+from drive.errors import ConfigError, DataError
 from drive.evaluation.baselines import constant_velocity
 from drive.evaluation.evaluator import FAMILY_SOURCES, MISSING_MODES, evaluate
 from drive.evaluation.ground_truth import prediction_stride
@@ -75,8 +76,14 @@ def _baseline(args, predictions: list | None):
         if steps is None and scenario.scenario_id in by_id:
             tf = by_id[scenario.scenario_id].num_future_steps
             steps = tf * prediction_stride(scenario, tf)
+        available = scenario.num_steps - 1 - scenario.current_step
         if steps is None:
-            steps = scenario.num_steps - 1 - scenario.current_step
+            steps = available
+        elif args.num_future_steps is not None and steps > available:
+            raise ConfigError(
+                f"--num-future-steps {steps}: scenario {scenario.scenario_id!r} has only {available} "
+                "step(s) after the current one"
+            )
         return constant_velocity(scenario, steps, num_modes=args.num_modes)
 
     return predict
@@ -102,6 +109,12 @@ def main(argv: list[str], prog: str = "drive evaluate", command: str = "evaluate
         scenarios = iter_scenarios(args.data, source=None, skip_errors=args.skip_errors, report=report)
         results[name] = evaluate(scenarios, predictions, source=args.source, missing=args.missing)
         reports.append(report)
+        if report.loaded == 0:
+            # Scores over no scenario would read as a result; an empty or unreadable input is an error.
+            if report.skipped:
+                print(report.summary(), file=sys.stderr)
+            readable = "readable " if report.skipped else ""
+            raise DataError(f"{args.data}: holds no {readable}scenario")
     tables = "\n\n".join(result.table(title=f"== {name} ==") for name, result in results.items())
     if len(results) > 1:
         tables += "\n\n== comparison ==\n" + comparison_table(results)

@@ -65,6 +65,21 @@ def test_needs_predictions_or_baseline(tmp_path):
         main(["--data", str(tmp_path)])
 
 
+def test_empty_input_and_too_long_horizon_are_errors(womd_file, tmp_path, capsys):
+    empty = tmp_path / "empty.tfrecord"
+    empty.write_bytes(b"")
+    assert cli_main(["evaluate", "--data", str(empty), "--baseline", "constant_velocity"]) == 1
+    assert f"{empty}: holds no scenario" in capsys.readouterr().err
+    path, scenes = womd_file
+    available = scenes[0].num_steps - 1 - scenes[0].current_step
+    argv = ["evaluate", "--data", str(path), "--baseline", "constant_velocity"]
+    assert cli_main([*argv, "--num-future-steps", str(available + 1)]) == 1
+    err = capsys.readouterr().err
+    assert f"--num-future-steps {available + 1}" in err and f"only {available} step(s)" in err
+    assert len(err.strip().splitlines()) == 1
+    assert cli_main([*argv, "--num-future-steps", str(available)]) == 0
+
+
 @pytest.mark.parametrize(
     ("parts", "keys"),
     [
