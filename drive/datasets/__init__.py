@@ -32,9 +32,18 @@ def detect_source(path: str | Path) -> str:
         if source_module(name).detect(path):
             return name
     raise DataError(
-        f"{path}: not a recognised dataset (expected a WOMD .tfrecord file, an Argoverse 2 scenario "
-        "directory, or an ETH/UCY .txt file or directory)"
+        f"{path}: not a recognised dataset{_why_not(path)} (expected a WOMD .tfrecord file, an Argoverse 2 "
+        "scenario directory, or an ETH/UCY .txt file or directory)"
     )
+
+
+def _why_not(path: Path) -> str:
+    """What a user most likely got wrong, for files that look meant for a source but fail detection."""
+    if path.is_file() and path.stat().st_size == 0:
+        return ": the file is empty"
+    if path.is_file() and path.suffix == ".txt":
+        return ": an ETH/UCY file's first non-empty line must be 4 numbers 'frame ped_id x y'"
+    return ""
 
 
 def iter_scenarios(

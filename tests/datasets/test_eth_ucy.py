@@ -227,6 +227,17 @@ def test_detect(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("text", "reason"),
+    [("", "the file is empty"), ("1 1 1.0\n", "4 numbers 'frame ped_id x y'"), ("a b c d\n", "4 numbers")],
+)
+def test_undetected_txt_file_says_why(tmp_path, text, reason):
+    path = write(tmp_path, text, "peds.txt")
+    with pytest.raises(DataError, match="not a recognised dataset") as info:
+        detect_source(path)
+    assert str(path) in str(info.value) and reason in str(info.value)
+
+
+@pytest.mark.parametrize(
     "options", [{"min_peds": 0}, {"num_future_steps": 0}, {"dt_s": -0.4}, {"min_ped": 2}, {"min_peds": True}]
 )
 def test_bad_options(options):
