@@ -23,9 +23,9 @@ from drive.evaluation import constant_velocity, evaluate
 from drive.models.config import PredictorConfig
 from drive.training.callbacks import LastCheckpoint
 from drive.training.cli import run_version
-from drive.training.datamodule import SimDataModule
 from drive.training.inference import predict_scenarios
 from drive.training.module import TrajectoryModule, load_module
+from drive.training.sources import SimDataModule
 
 COMPARED_KEYS = (
     "minADE_6",

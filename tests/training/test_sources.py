@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 
 from drive.errors import ConfigError, DataError
 from drive.training.cli import run_cli
-from drive.training.datamodule import Av2DataModule, EthUcyDataModule, WomdDataModule
+from drive.training.sources import Av2DataModule, EthUcyDataModule, WomdDataModule
 from tests.conftest import REPO_ROOT, shared_path
 from tests.training.helpers import tiny_module
 
