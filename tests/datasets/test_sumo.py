@@ -325,3 +325,19 @@ def test_scene_config_rejects_bad_values():
         SceneConfig(max_targets=0)
     with pytest.raises(ConfigError, match="min_travel_m"):
         SceneConfig(min_travel_m=-1.0)
+
+
+def test_simulated_scene_renders_through_drive_viz(runs, tmp_path, capsys):
+    from drive.cli import main as cli_main
+    from drive.viz import figure_pixels, render_figure
+    from tests.viz.test_figure import agent_box_count, differing_fraction
+
+    scene = next(iter_scenarios(runs["a"] / "train"))
+    figure, summary = render_figure(scene, size_px=300)
+    expected = int(scene.agents.valid[:, scene.current_step].sum())
+    assert summary.num_agents_drawn == expected == agent_box_count(figure) > 0
+    assert summary.num_map_features_drawn > 0 and differing_fraction(figure_pixels(figure)) > 0.01
+    out = tmp_path / "sim.png"
+    argv = ["viz", str(runs["a"] / "train"), "--baseline", "constant_velocity", "--size", "300"]
+    assert cli_main([*argv, "--out", str(out)]) == 0
+    assert out.stat().st_size > 0 and f"({expected} agents" in capsys.readouterr().out
