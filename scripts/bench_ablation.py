@@ -24,7 +24,11 @@ from drive.benchmarks.plots import plot_ablation  # noqa: E402
 from drive.benchmarks.stats import format_mean_std  # noqa: E402
 from drive.benchmarks.training import TrainSettings, prepare_scenes  # noqa: E402
 from drive.models import ENCODINGS, PredictorConfig  # noqa: E402
-from drive.training.datamodule import SimDataModule  # noqa: E402
+
+try:  # the per-source DataModules live in drive.training.sources; older trees keep them in datamodule
+    from drive.training.sources import SimDataModule
+except ImportError:
+    from drive.training.datamodule import SimDataModule
 
 HISTORY, FUTURE = 11, 80
 

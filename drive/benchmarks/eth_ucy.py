@@ -14,7 +14,11 @@ from dataclasses import replace
 from drive.benchmarks.training import TrainSettings, predict, prepare_scenes, train_predictor
 from drive.evaluation import constant_velocity, evaluate
 from drive.models import PredictorConfig
-from drive.training.datamodule import EthUcyDataModule
+
+try:  # the per-source DataModules live in drive.training.sources; older trees keep them in datamodule
+    from drive.training.sources import EthUcyDataModule
+except ImportError:
+    from drive.training.datamodule import EthUcyDataModule
 
 HISTORY, FUTURE, NUM_SAMPLES = 8, 12, 20
 METRIC_KEYS = ("ADE_20", "FDE_20")
