@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from drive.data.cache import build_cache
-from drive.errors import ConfigError
+from drive.errors import ConfigError, DataError
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -52,6 +52,12 @@ def main(argv: list[str], prog: str = "drive cache", command: str = "cache") -> 
     args = parser.parse_args(argv)
     if args.workers < 1:
         raise ConfigError(f"--workers: must be >= 1, got {args.workers}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out: {args.out} is a file; give a directory (created if missing)")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DataError(f"--out: cannot create {args.out}: {err.strerror or err}") from err
     report = build_cache(
         args.inputs,
         args.out,

@@ -172,6 +172,12 @@ def test_command(raw_dir, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["cache", str(raw_dir), "--out", str(out), "--shard", "3/2"])
     assert info.value.code == 2 and "argument --shard: need 0 <= I < N, got '3/2'" in capsys.readouterr().err
+    a_file = tmp_path / "cache.png"
+    a_file.write_bytes(b"")
+    for out_arg, message in ((a_file, "is a file"), (a_file / "sub", "cannot create")):
+        assert main(["cache", str(raw_dir), "--out", str(out_arg), "--quiet"]) == 1
+        err = capsys.readouterr().err
+        assert str(out_arg) in err and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_loaded_scenes_are_writable_copies(raw_dir, tmp_path):
