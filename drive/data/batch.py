@@ -19,6 +19,7 @@ from torch_geometric.data import Batch, HeteroData
 from torch_geometric.utils import to_dense_batch
 
 from drive.data.schema import Scenario
+from drive.errors import DataError
 
 DEFAULT_POINTS_PER_CHUNK = 20
 
@@ -146,10 +147,15 @@ def to_dense(batch: Batch) -> SceneBatch:
     current = batch.current_step
     dt = batch.dt_s
     current_steps = set(current.tolist()) if isinstance(current, torch.Tensor) else set(current)
+    ids = list(batch.scenario_id) if isinstance(batch.scenario_id, (list, tuple)) else [batch.scenario_id]
     if len(current_steps) != 1:
-        raise ValueError(f"a batch must share one current step, got {sorted(current_steps)}")
+        # Sources differ here (WOMD 10, AV2 49, ETH/UCY 7): batch one source, or one config, at a time.
+        steps = current.tolist() if isinstance(current, torch.Tensor) else list(current)
+        raise DataError(
+            f"scenarios {ids}: field 'current_step': a batch must share one current step, got {steps}"
+        )
     if agent.pos.shape[1] != agent_pos.shape[2]:
-        raise ValueError("inconsistent step counts in a batch")
+        raise DataError(f"scenarios {ids}: field 'num_steps': inconsistent step counts in a batch")
     return SceneBatch(
         agent_pos=agent_pos,
         agent_heading=dense(agent, "heading", agent.batch)[0],
@@ -167,9 +173,7 @@ def to_dense(batch: Batch) -> SceneBatch:
         current_step=int(next(iter(current_steps))),
         # dt travels as float32 inside torch-geometric; round back to the decimal it was written as.
         dt_s=float(f"{float(dt[0] if isinstance(dt, (list, tuple, torch.Tensor)) else dt):.6g}"),
-        scenario_ids=list(batch.scenario_id)
-        if isinstance(batch.scenario_id, (list, tuple))
-        else [batch.scenario_id],
+        scenario_ids=ids,
     )
 
 
@@ -178,6 +182,12 @@ def collate_scenarios(
 ) -> SceneBatch:
     """Scenarios (same T and current step) -> one dense :class:`SceneBatch`."""
     if not scenarios:
-        raise ValueError("cannot collate an empty list of scenarios")
+        raise DataError("cannot collate an empty list of scenarios")
+    steps = {s.num_steps for s in scenarios}
+    if len(steps) != 1:
+        raise DataError(
+            f"scenarios {[s.scenario_id for s in scenarios]}: field 'num_steps': a batch must share one "
+            f"step count, got {[s.num_steps for s in scenarios]}"
+        )
     graphs = [scenario_to_hetero(s, points_per_chunk) for s in scenarios]
     return to_dense(Batch.from_data_list(graphs))

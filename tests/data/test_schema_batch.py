@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,15 @@ def test_collate_pads_with_masks_and_zeros():
     assert float(batch.agent_pos[0, 3:].abs().sum()) == 0.0
     assert batch.target_mask[:, 0].all() and batch.target_mask.sum() == 2
     assert batch.dt_s == 0.1 and batch.current_step == 2 and batch.scenario_ids == ["s0", "s1"]
+
+
+def test_collate_refuses_mixed_time_axes_naming_the_scenarios():
+    base = make_scenario(3, seed=0)
+    later = dataclasses.replace(make_scenario(3, seed=1), current_step=3)
+    with pytest.raises(DataError, match=r"\['s0', 's1'\]: field 'current_step'.*got \[2, 3\]"):
+        collate_scenarios([base, later])
+    longer = make_scenario(3, num_steps=8, seed=2)
+    with pytest.raises(DataError, match=r"\['s0', 's2'\]: field 'num_steps'.*got \[6, 8\]"):
+        collate_scenarios([base, longer])
+    with pytest.raises(DataError, match="empty list"):
+        collate_scenarios([])
