@@ -19,7 +19,7 @@ from torch_geometric.data import Batch, HeteroData
 from torch_geometric.utils import to_dense_batch
 
 from drive.data.schema import Scenario
-from drive.errors import DataError
+from drive.errors import ConfigError, DataError
 
 DEFAULT_POINTS_PER_CHUNK = 20
 
@@ -85,7 +85,7 @@ def chunk_polylines(
     Returns points ``[M, P, 2]``, point mask ``[M, P]``, types ``[M]``, source polyline index ``[M]``.
     """
     if points_per_chunk < 2:
-        raise ValueError(f"points_per_chunk must be >= 2, got {points_per_chunk}")
+        raise ConfigError(f"points_per_chunk must be >= 2, got {points_per_chunk}")
     road = scenario.map
     starts: list[int] = []
     ends: list[int] = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from drive.errors import ConfigError
 from drive.rope import RotaryAttention, rope_angles, unit_frequencies, wavelength_frequencies
 
 
@@ -39,9 +40,9 @@ def pose_frequencies(
     heads put all S slots on x/y (S must then be even).
     """
     if not 0 <= heading_heads < num_heads or (heading_heads and num_heads < 2):
-        raise ValueError(f"heading_heads must be in [0, num_heads={num_heads}), got {heading_heads}")
+        raise ConfigError(f"heading_heads must be in [0, num_heads={num_heads}), got {heading_heads}")
     if shared and heading_heads:
-        raise ValueError("shared wavelengths and heading_heads cannot be combined")
+        raise ConfigError("shared wavelengths and heading_heads cannot be combined")
     if shared:
         return pose_frequencies(1, xy_slots, heading_slots, min_wavelength_m, max_wavelength_m)
     if heading_heads:
@@ -51,7 +52,7 @@ def pose_frequencies(
         xy[num_heads - heading_heads :, :, 2] = unit_frequencies(total)
         return xy
     if xy_slots % 2:
-        raise ValueError(f"xy_slots must be even (x and y get half each), got {xy_slots}")
+        raise ConfigError(f"xy_slots must be even (x and y get half each), got {xy_slots}")
     per_axis = xy_slots // 2
     table = torch.zeros(num_heads, xy_slots + heading_slots, 3)
     if per_axis:
@@ -88,7 +89,7 @@ class PoseRotaryAttention(nn.Module):
         super().__init__()
         head_dim = embed_dim // num_heads
         if embed_dim % num_heads or 2 * (xy_slots + heading_slots) > head_dim:
-            raise ValueError(
+            raise ConfigError(
                 f"xy_slots + heading_slots = {xy_slots + heading_slots} pairs do not fit head_dim "
                 f"{head_dim} (embed_dim {embed_dim} / num_heads {num_heads})"
             )

@@ -13,6 +13,7 @@ import math
 import torch
 from torch import nn
 
+from drive.errors import ConfigError
 from drive.geometry.se2 import relative_pose
 from drive.nn.masking import attention_mask
 from drive.nn.mlp import FourierEmbedding
@@ -41,7 +42,7 @@ class RelativePoseAttention(nn.Module):
     def __init__(self, embed_dim: int, num_heads: int, *, num_bands: int = 16, dropout: float = 0.0) -> None:
         super().__init__()
         if embed_dim % num_heads:
-            raise ValueError(f"embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
+            raise ConfigError(f"embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
         self.num_heads, self.head_dim = num_heads, embed_dim // num_heads
         self.edge_embedding = FourierEmbedding(3, embed_dim, num_bands)
         self.q_proj = nn.Linear(embed_dim, embed_dim)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from drive.errors import ConfigError
 from drive.nn.masking import attention_mask
 
 POSE_KINDS = ("key", "query", "output")
@@ -43,7 +44,7 @@ def pose_matrices(
     Angles in at least fp32 (fp64 stays fp64 for exactness checks).
     """
     if kind not in POSE_KINDS:
-        raise ValueError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
+        raise ConfigError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
     work = torch.promote_types(pos.dtype, torch.float32)
     psi = heading.to(work)[..., None]  # (B, N, 1)
     sign = -1.0 if kind == "output" else 1.0  # ρ^{-1} rotates backwards; ρ and ρ^{-T} forwards
@@ -127,7 +128,7 @@ def transform(
     products save only per-token cos, sin and shifts, not copies of ``x``.
     """
     if kind not in POSE_KINDS:
-        raise ValueError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
+        raise ConfigError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
     b, n, h, w = x.shape
     nb, nr = terms.tx.shape[-1], terms.rot_cos.shape[-1]
     used = 3 * nb + 2 * nr
@@ -199,7 +200,7 @@ class SE2Attention(nn.Module):
         head_dim = embed_dim // num_heads
         used = 3 * num_pose_blocks + 2 * num_rotation_pairs + 3
         if embed_dim % num_heads or used > head_dim:
-            raise ValueError(
+            raise ConfigError(
                 f"head_dim {head_dim} (embed_dim {embed_dim} / num_heads {num_heads}) must hold "
                 f"3 * num_pose_blocks + 2 * num_rotation_pairs + 3 distance channels = {used}"
             )

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from drive.errors import ConfigError
 from drive.nn import PoseRotaryAttention, pose_frequencies, radius_mask
 from drive.nn.masking import attention_mask
 from drive.rope import wavelength_frequencies
@@ -20,7 +21,7 @@ def test_frequency_layout():
     torch.testing.assert_close(table[1, 2:4, 1], ladder[[1, 3]])
     assert torch.equal(table[:, :2, 1:], torch.zeros(2, 2, 2))
     assert torch.equal(table[:, 4:], torch.tensor([0.0, 0.0, 1.0]).expand(2, 2, 3))
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(ConfigError, match="even"):
         pose_frequencies(2, 3, 0, 1.0, 2.0)
 
 
@@ -79,7 +80,7 @@ def test_per_head_split():
     assert torch.equal(table[3], torch.tensor([0.0, 0.0, 1.0]).expand(6, 3))  # heading head: DRoPE only
     assert torch.equal(table[:3, :, 2], torch.zeros(3, 6))  # the others: x on 3 slots, y on 3
     assert (table[:3, :3, 0] > 0).all() and (table[:3, 3:, 1] > 0).all()
-    with pytest.raises(ValueError, match="heading_heads"):
+    with pytest.raises(ConfigError, match="heading_heads"):
         pose_frequencies(2, 4, 2, 1.0, 8.0, heading_heads=2)
     attn = PoseRotaryAttention(32, 2, xy_slots=4, heading_slots=2, heading_heads=1)
     q, kv, qp, qh, kp, kh = data()

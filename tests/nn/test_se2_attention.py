@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from drive.errors import ConfigError
 from drive.nn import SE2Attention
 from drive.nn.se2_attention import (
     POSE_KINDS,
@@ -83,7 +84,7 @@ def test_query_and_output_blocks_are_inverse_transpose_and_inverse():
     for k, q, o in zip(key, query, output):
         torch.testing.assert_close(q, torch.linalg.inv(k).transpose(-1, -2))
         torch.testing.assert_close(o, torch.linalg.inv(k))
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ConfigError, match="kind"):
         pose_matrices(pos, head, *geo, "value")
 
 
@@ -135,5 +136,5 @@ def test_padding_and_empty_queries():
 
 
 def test_rejects_head_too_small():
-    with pytest.raises(ValueError, match="head_dim"):
+    with pytest.raises(ConfigError, match="head_dim"):
         SE2Attention(16, 2, num_pose_blocks=1, num_rotation_pairs=2)
