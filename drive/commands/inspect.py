@@ -79,7 +79,14 @@ def format_summary(summary: dict) -> str:
 
 def iter_summaries(paths: list[Path], *, skip_errors: bool, report: LoadReport) -> Iterator[dict]:
     for path in paths:
-        source = detect_source(path)
+        try:
+            source = detect_source(path)
+        except DataError as err:
+            if not skip_errors:
+                raise
+            # A missing or unrecognised path loses only itself: the other paths are still read.
+            report.skip(str(path), "file", DataError(str(err).removeprefix(f"{path}: ")))
+            continue
         module = source_module(source)
         num_skipped = len(report.skipped)
         count = 0
@@ -90,7 +97,7 @@ def iter_summaries(paths: list[Path], *, skip_errors: bool, report: LoadReport) 
             # An empty file is almost always a failed download or copy: say so instead of printing nothing.
             if not skip_errors:
                 raise DataError(f"{path}: holds no scenario (empty file or folder)")
-            report.skip(str(path), "0", DataError("holds no scenario (empty file or folder)"))
+            report.skip(str(path), "file", DataError("holds no scenario (empty file or folder)"))
 
 
 def main(argv: list[str], prog: str = "drive inspect", command: str = "inspect") -> int:

@@ -101,7 +101,22 @@ def test_empty_file_is_an_error_not_silence(capsys, tmp_path):
     assert main(["inspect", "--json", "--skip-errors", str(empty), str(sample)]) == 0
     captured = capsys.readouterr()
     assert [s["scenario_id"] for s in json.loads(captured.out)] == ["637f20cafde22ff8"]
-    assert "skipped 1" in captured.err and f"{empty} record 0: holds no scenario" in captured.err
+    assert "skipped 1" in captured.err and f"{empty} record file: holds no scenario" in captured.err
+
+
+def test_missing_path_in_skip_mode_loses_only_itself(capsys, tmp_path):
+    sample = shared_path("womd", "motion_data_one_scenario.tfrecord")
+    missing, unknown = tmp_path / "nope.tfrecord", tmp_path / "notes.csv"
+    unknown.write_text("a,b\n")
+    assert main(["inspect", "--json", "--skip-errors", str(missing), str(sample), str(unknown)]) == 0
+    captured = capsys.readouterr()
+    assert [s["scenario_id"] for s in json.loads(captured.out)] == ["637f20cafde22ff8"]
+    assert "skipped 2" in captured.err
+    assert f"{missing} record file: no such file or directory" in captured.err
+    assert f"{unknown} record file: not a recognised dataset" in captured.err
+    # Without --skip-errors the first bad path is the one-line error.
+    assert main(["inspect", "--json", str(sample), str(missing)]) == 1
+    assert f"{missing}: no such file or directory" in capsys.readouterr().err
 
 
 def test_unknown_path(capsys, tmp_path):
