@@ -71,8 +71,8 @@ def time_call(fn, repeats: int, device: str) -> list[float]:
 
 
 def flop_breakdown(model: TrajectoryPredictor, batch) -> dict[str, float]:
-    """GFLOP of one forward pass (matrix products, attention included where torch counts it), in total and
-    per submodule two levels down (``encoder.temporal``, ``decoder.refine_layers``, ...)."""
+    """GFLOP of one forward pass (the matrix products; torch's counter skips the CPU attention kernel), in
+    total and per submodule two levels down (``encoder.temporal``, ``decoder.refine_layers``, ...)."""
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model(batch)
     out = {"total": counter.get_total_flops() / 1e9}
