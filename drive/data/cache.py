@@ -79,7 +79,13 @@ class CachedScenes(torch.utils.data.Dataset):
             if file_crc32c(file) != unit["crc32c"]:
                 raise DataError(f"{file}: checksum differs from the manifest (file changed); {REBUILD_HINT}")
             arrays, _ = read_arrays(file)
-            packed = self._open[u] = PackedScenes(arrays, str(file))
+            packed = PackedScenes(arrays, str(file))
+            if packed.num_scenes != unit["num_scenes"]:
+                raise DataError(
+                    f"{file}: holds {packed.num_scenes} scene(s), the manifest says {unit['num_scenes']}; "
+                    f"{REBUILD_HINT}"
+                )
+            self._open[u] = packed
         return packed
 
     def __getitem__(self, i: int) -> Scenario:

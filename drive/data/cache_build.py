@@ -156,4 +156,45 @@ def load_manifest(path: Path) -> dict:
             f"{path}: cache schema version {info.get('schema_version')}, this version of drive reads "
             f"{SCHEMA_VERSION}; {REBUILD_HINT}"
         )
+    _check_manifest_fields(path, info)
     return info
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# Field -> check for each unit entry; a damaged manifest must fail here, naming the field, and not deep
+# inside numpy or pathlib (or by allocating what a corrupt count asks for).
+_UNIT_FIELDS = {
+    "index": _is_count,
+    "file": lambda v: isinstance(v, str) and v.startswith("units/") and ".." not in v,
+    "bytes": _is_count,
+    "crc32c": _is_count,
+    "num_scenes": _is_count,
+    "inputs": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+}
+
+
+def _check_manifest_fields(path: Path, info: dict) -> None:
+    def bad(field: str, value) -> DataError:
+        return DataError(
+            f"{path}: field {field!r}: bad value {value!r} in the cache manifest; {REBUILD_HINT}"
+        )
+
+    shard = info.get("shard")
+    if not (isinstance(shard, list) and len(shard) == 2 and all(_is_count(x) for x in shard)):
+        raise bad("shard", shard)
+    if not shard[0] < shard[1] <= 1_000_000:
+        raise bad("shard", shard)
+    if not isinstance(info.get("inputs_digest"), str):
+        raise bad("inputs_digest", info.get("inputs_digest"))
+    units = info.get("units")
+    if not isinstance(units, list):
+        raise bad("units", units)
+    for k, unit in enumerate(units):
+        if not isinstance(unit, dict):
+            raise bad(f"units[{k}]", unit)
+        for field, ok in _UNIT_FIELDS.items():
+            if not ok(unit.get(field)):
+                raise bad(f"units[{k}].{field}", unit.get(field))

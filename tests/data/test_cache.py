@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -135,6 +136,46 @@ def test_stale_foreign_and_damaged_caches_are_refused(raw_dir, tmp_path):
     unit.write_bytes(bytes(data[:-10]))
     with pytest.raises(DataError, match="000002.scenes: missing or changed"):
         CachedScenes(out)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        (("shard",), None, "shard"),
+        (("shard", 1), 10**12, "shard"),
+        (("inputs_digest",), [], "inputs_digest"),
+        (("units",), None, "units"),
+        (("units", 0), {}, "units[0].index"),
+        (("units", 0, "file"), "../../etc/passwd", "units[0].file"),
+        (("units", 0, "num_scenes"), "x", "units[0].num_scenes"),
+        (("units", 0, "bytes"), -1, "units[0].bytes"),
+        (("units", 0, "crc32c"), True, "units[0].crc32c"),
+    ],
+)
+def test_damaged_manifest_fields_are_data_errors_naming_the_field(raw_dir, tmp_path, field, value, named):
+    out = tmp_path / "cache"
+    build_cache([raw_dir], out, progress=False)
+    manifest = out / "manifest-0000-of-0001.json"
+    info = json.loads(manifest.read_text())
+    node = info
+    for key in field[:-1]:
+        node = node[key]
+    node[field[-1]] = value
+    manifest.write_text(json.dumps(info))
+    with pytest.raises(DataError, match=re.escape(f"field '{named}'")):
+        CachedScenes(out)
+
+
+def test_scene_count_differing_from_the_manifest_is_refused(raw_dir, tmp_path):
+    out = tmp_path / "cache"
+    build_cache([raw_dir], out, progress=False)
+    manifest = out / "manifest-0000-of-0001.json"
+    info = json.loads(manifest.read_text())
+    info["units"][0]["num_scenes"] += 10**9  # must not index past the file, nor allocate for it
+    manifest.write_text(json.dumps(info))
+    cached = CachedScenes(out)
+    with pytest.raises(DataError, match="000000.scenes: holds 3 scene.s., the manifest says"):
+        cached[0]
 
 
 def test_array_file_checks(tmp_path):
