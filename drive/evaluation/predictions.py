@@ -72,6 +72,8 @@ class ScenarioPrediction:
                 f"{where}: field 'heading': expected shape {self.trajectory.shape[:3]}, "
                 f"got {self.heading.shape}"
             )
+        if self.heading is not None and not np.all(np.isfinite(self.heading)):
+            raise DataError(f"{where}: field 'heading': non-finite value")
         if self.confidence is not None and (
             self.confidence.shape != (n, k) or not np.all(np.isfinite(self.confidence))
         ):
@@ -138,6 +140,7 @@ def _load_npz(path: Path) -> list[ScenarioPrediction]:
         raise DataError(f"{path}: not a readable predictions .npz: {err}") from err
     if str(arrays.get("format", "")) != FORMAT_NAME:
         raise DataError(f"{path}: not a {FORMAT_NAME} file (missing or wrong 'format' entry)")
+    _check_npz_layout(path, arrays)
     if int(arrays["version"]) != FORMAT_VERSION:
         raise DataError(
             f"{path}: predictions format version {int(arrays['version'])}, expected {FORMAT_VERSION}"
@@ -175,3 +178,45 @@ def load_predictions(path: str | Path) -> list[ScenarioPrediction]:
         f"{path}: unknown predictions format; expected .npz, a WOMD submission "
         "(.tar.gz, .tgz, .binproto, .bin) or an Argoverse 2 submission (.parquet)"
     )
+
+
+# entry -> (dtype kinds allowed, number of dimensions); optional entries may be absent.
+_NPZ_LAYOUT = {
+    "version": ("iu", 0),
+    "scenario_ids": ("U", 1),
+    "agent_offsets": ("iu", 1),
+    "agent_ids": ("iu", 1),
+    "trajectory": ("f", 4),
+    "probability": ("f", 2),
+}
+_NPZ_OPTIONAL = {"heading": ("f", 3), "confidence": ("f", 2)}
+
+
+def _check_npz_layout(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Every entry present with its dtype and rank, and offsets that index the agent rows, so a damaged
+    file fails here naming the entry rather than inside the slicing below."""
+    for name, (kinds, ndim) in (_NPZ_LAYOUT | _NPZ_OPTIONAL).items():
+        if name not in arrays:
+            if name in _NPZ_OPTIONAL:
+                continue
+            raise DataError(f"{path}: entry {name!r} is missing")
+        value = arrays[name]
+        if value.dtype.kind not in kinds or value.ndim != ndim:
+            raise DataError(
+                f"{path}: entry {name!r}: expected a {ndim}-d array of kind {kinds!r}, got "
+                f"{value.ndim}-d {value.dtype}"
+            )
+    offsets, num_rows = arrays["agent_offsets"], len(arrays["agent_ids"])
+    if (
+        len(offsets) != len(arrays["scenario_ids"]) + 1
+        or offsets[0] != 0
+        or offsets[-1] != num_rows
+        or (np.diff(offsets) < 0).any()
+    ):
+        raise DataError(
+            f"{path}: entry 'agent_offsets': must rise from 0 to the {num_rows} agent rows, one step per "
+            f"scenario ({len(arrays['scenario_ids'])}), got {offsets.tolist()[:8]}"
+        )
+    for name in ("trajectory", "probability", "heading", "confidence"):
+        if name in arrays and len(arrays[name]) != num_rows:
+            raise DataError(f"{path}: entry {name!r}: {len(arrays[name])} rows, expected {num_rows}")

@@ -90,3 +90,43 @@ def test_npz_keeps_raw_confidence(tmp_path):
         save_predictions(tmp_path / "q.npz", [original, _prediction("b", heading=False)])
     with pytest.raises(DataError, match="'confidence'"):
         ScenarioPrediction("a", base.agent_ids, base.trajectory, base.probability, confidence=raw[:, :2])
+
+
+def test_nan_heading_is_refused():
+    good = _prediction("s")
+    heading = good.heading.copy()
+    heading[1, 2, 3] = np.nan
+    with pytest.raises(DataError, match="'s'.*field 'heading': non-finite"):
+        ScenarioPrediction("s", good.agent_ids, good.trajectory, good.probability, heading)
+
+
+def _damaged(arrays: dict, name: str, how: str) -> dict:
+    out = dict(arrays)
+    if how == "drop":
+        out.pop(name)
+    elif how == "scalar":
+        out[name] = np.array("x")
+    elif how == "one_row_more":
+        out[name] = np.concatenate([arrays[name], arrays[name][:1]])
+    return out
+
+
+ENTRIES = ["version", "scenario_ids", "agent_offsets", "agent_ids", "trajectory", "probability", "heading"]
+
+
+@pytest.mark.parametrize("how", ["drop", "scalar", "one_row_more"])
+@pytest.mark.parametrize("name", ENTRIES)
+def test_damaged_npz_entries_are_data_errors(tmp_path, name, how):
+    path = tmp_path / "preds.npz"
+    save_predictions(path, [_prediction("a"), _prediction("b", n=2, seed=1)])
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    if how == "one_row_more" and arrays[name].ndim == 0:
+        pytest.skip("a 0-d entry has no rows")
+    damaged = tmp_path / "damaged.npz"
+    np.savez(damaged, **_damaged(arrays, name, how))
+    if how == "drop" and name == "heading":
+        assert load_predictions(damaged)[0].heading is None  # heading is optional
+        return
+    with pytest.raises(DataError, match=str(damaged)):
+        load_predictions(damaged)
