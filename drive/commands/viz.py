@@ -127,10 +127,14 @@ def _render_one(args, out: Path, predictions) -> str:
             weights = np.load(args.attention, allow_pickle=False)
         except (OSError, ValueError, EOFError) as err:
             raise DataError(f"{args.attention}: cannot read attention weights as .npy ({err})") from err
-        if weights.ndim not in (1, 2) or weights.shape[-1] != scenario.agents.num_agents:
+        if (
+            weights.dtype.kind not in "iuf"
+            or weights.ndim not in (1, 2)
+            or weights.shape[-1] != scenario.agents.num_agents
+        ):
             raise DataError(
                 f"{args.attention}: expected attention weights [A] or [H, A] with A = "
-                f"{scenario.agents.num_agents}, got shape {weights.shape}"
+                f"{scenario.agents.num_agents}, got shape {weights.shape} of {weights.dtype}"
             )
         attention = viz.AgentAttention(int(focus[0]), weights)
     suffix = out.suffix.lower()

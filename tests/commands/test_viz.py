@@ -103,6 +103,8 @@ def test_bad_values_and_files_are_one_line_errors(data, tmp_path, capsys):
     junk.write_bytes(b"not an array")
     empty = tmp_path / "empty.tfrecord"
     empty.write_bytes(b"")
+    text_npy = tmp_path / "text.npy"
+    np.save(text_npy, np.array(["a", "b", "c"]))  # one entry per agent of a window, but not numbers
     cases = [
         ([str(data), "--out", out, "--size", "0"], "size_px: must be in 100..4000, got 0"),
         (
@@ -111,6 +113,7 @@ def test_bad_values_and_files_are_one_line_errors(data, tmp_path, capsys):
         ),
         ([str(data), "--out", out, "--attention", str(junk)], f"{junk}: cannot read attention weights"),
         ([str(data), "--out", out, "--attention", str(tmp_path / "no.npy")], "cannot read attention weights"),
+        ([str(data), "--out", out, "--attention", str(text_npy)], "expected attention weights [A] or [H, A]"),
         ([str(data), "--out", str(tmp_path / "a.html"), "--max-scenes", "0"], "--max-scenes: must be >= 1"),
         ([str(empty), "--out", out], f"{empty}: holds no scenario"),
         ([str(empty), "--out", str(tmp_path / "a.html")], f"{empty}: holds no scenario"),
