@@ -96,8 +96,8 @@ def iter_summaries(paths: list[Path], *, skip_errors: bool, report: LoadReport) 
         if count == 0 and len(report.skipped) == num_skipped:
             # An empty file is almost always a failed download or copy: say so instead of printing nothing.
             if not skip_errors:
-                raise DataError(f"{path}: holds no scenario (empty file or folder)")
-            report.skip(str(path), "file", DataError("holds no scenario (empty file or folder)"))
+                raise DataError(f"{path}: holds no scenario (empty, or too short for one scenario window)")
+            report.skip(str(path), "file", DataError("holds no scenario (empty, or too short for one scenario window)"))
 
 
 def main(argv: list[str], prog: str = "drive inspect", command: str = "inspect") -> int:

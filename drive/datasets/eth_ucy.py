@@ -33,6 +33,7 @@ NUM_FUTURE_STEPS = 12
 MIN_SPEED_MPS = 0.1  # below this a pedestrian counts as standing and keeps its previous heading
 PEDESTRIAN_SIZE_M = (0.5, 0.5, 1.75)  # nominal length, width, height; the data has no boxes
 MAX_ID = 1e15  # ids stay exact in float64 and int64
+MAX_ABS_COORD_M = 1e6  # ETH/UCY scenes span tens of metres; beyond this a value is garbage
 SCENES: tuple[str, ...] = ("eth", "hotel", "univ", "zara1", "zara2")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
@@ -86,6 +87,9 @@ def read_rows(path: str | Path, *, skip_errors: bool = False, report: LoadReport
             problem = "expected 4 numeric columns 'frame ped x y'"
         elif not all(math.isfinite(v) for v in values):
             problem = "non-finite value"
+        elif not all(abs(v) <= MAX_ABS_COORD_M for v in values[2:]):
+            # would overflow float32 (or is garbage in any case) and fail later without a line number
+            problem = f"coordinate beyond {MAX_ABS_COORD_M:,.0f} m"
         elif not all(v == round(v) and abs(v) < MAX_ID for v in values[:2]):
             problem = f"frame and pedestrian ids must be integers of magnitude below {MAX_ID:.0e}"
         elif (values[0], values[1]) in seen:

@@ -177,6 +177,7 @@ def test_windowing_over_unique_frames_and_gaps(tmp_path):
         ("10\t1.0\t0.5\tinf", "non-finite"),
         ("10.5\t1.0\t0.5\t1.0", "frame and pedestrian ids must be integers"),
         ("10\t1e20\t0.5\t1.0", "frame and pedestrian ids must be integers"),
+        ("10\t1.0\t1e40\t1.0", "coordinate beyond 1,000,000 m"),
         ("0\t1.0\t0.5\t1.0", "pedestrian 1 repeats frame 0 of line 1"),
     ],
 )
