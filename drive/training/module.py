@@ -198,10 +198,11 @@ class TrajectoryModule(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_meta(checkpoint, "checkpoint")
-        stored = checkpoint.get(self.CHECKPOINT_HYPER_PARAMS_KEY, {}).get("predictor")
+        stored = checkpoint.get(self.CHECKPOINT_HYPER_PARAMS_KEY, {}).get("predictor") or {}
         current = dataclasses.asdict(self.config)
-        if stored is not None and stored != current:
-            diff = sorted(k for k in set(stored) | set(current) if stored.get(k) != current.get(k))
+        # Fields added to PredictorConfig after the checkpoint was written default to the old behaviour.
+        diff = sorted(k for k in set(stored) & set(current) if stored[k] != current[k])
+        if diff:
             raise CheckpointError(
                 "checkpoint was trained with a different model configuration: "
                 + ", ".join(f"{k}={stored.get(k)!r} (configured: {current.get(k)!r})" for k in diff)
