@@ -6,12 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 from drive.errors import ConfigError
 from drive.viz import ViewWindow, default_window, figure_pixels, match_prediction, render_figure, save_figure
 from drive.viz.figure import scale_bar_length_m
 from drive.viz.layers import AGENT_BOXES_GID, box_corners, valid_runs
-from drive.viz.style import BACKGROUND_COLOUR
+from drive.viz.style import BACKGROUND_COLOUR, PREDICTION_COLOUR
 from tests.viz.scenes import make_prediction, make_scene
 
 
@@ -153,3 +154,25 @@ def test_attention_lines_go_to_every_other_attended_agent():
         AgentAttention(0, np.array([0.5, -0.1]))
     with pytest.raises(ConfigError, match="the scene has 4 agents"):
         render_figure(scenario, attention=AgentAttention(0, np.ones(3)), size_px=200)
+
+
+def test_title_legend_and_mode_opacity_follow_the_scene_and_probabilities():
+    scenario = make_scene()
+    prediction = make_prediction(scenario, num_modes=3)
+    forecast = match_prediction(scenario, prediction)
+    figure, _ = render_figure(scenario, forecast, size_px=300)
+    ax = figure.axes[0]
+    assert scenario.scenario_id in ax.get_title()
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    present = {int(t) for t in np.unique(scenario.agents.types)}
+    assert sum(label in ("vehicle", "pedestrian", "cyclist", "other") for label in labels) == len(present)
+    assert "ground truth" in labels and any(label.startswith("predicted") for label in labels)
+    # One line per mode and target, opacity rising with the mode's probability (1 for the likeliest).
+    modes = [
+        line for line in ax.get_lines() if line.get_color() in (PREDICTION_COLOUR, to_rgb(PREDICTION_COLOUR))
+    ]
+    assert len(modes) == 3 * len(scenario.target_idx)
+    prob = prediction.probability[0].astype(np.float64)
+    expected = sorted(0.2 + 0.8 * prob / prob.max())
+    assert sorted(line.get_alpha() for line in modes[:3]) == pytest.approx(expected)
+    assert max(line.get_alpha() for line in modes) == pytest.approx(1.0)
