@@ -341,3 +341,38 @@ def test_simulated_scene_renders_through_drive_viz(runs, tmp_path, capsys):
     argv = ["viz", str(runs["a"] / "train"), "--baseline", "constant_velocity", "--size", "300"]
     assert cli_main([*argv, "--out", str(out)]) == 0
     assert out.stat().st_size > 0 and f"({expected} agents" in capsys.readouterr().out
+
+
+def test_simulated_scenes_hold_what_the_guide_promises(runs):
+    """Across seeds: pedestrians next to vehicles, crosswalks, lane markings between lanes of one road
+    (several lanes), and signalised junctions."""
+    scenes = [
+        s
+        for name in ("a", "s1", "s2")
+        for split in sumo_sim.SPLITS
+        for s in iter_scenarios(runs[name] / split)
+    ]
+    types = np.concatenate([s.agents.types for s in scenes])
+    map_types = np.concatenate([s.map.types for s in scenes])
+    assert (types == AgentType.VEHICLE).any() and (types == AgentType.PEDESTRIAN).any()
+    assert {MapType.LANE, MapType.ROAD_LINE, MapType.ROAD_EDGE, MapType.CROSSWALK} <= set(map_types.tolist())
+    assert any(s.traffic_lights is not None and s.traffic_lights.valid.any() for s in scenes)
+    # Several lanes: some lane centre has a neighbour running alongside it about one lane width away.
+    assert any(_has_parallel_lanes(s) for s in scenes)
+
+
+def _has_parallel_lanes(scene, lane_width_m=(2.5, 4.5)) -> bool:
+    road = scene.map
+    lanes = [road.polyline(i) for i in np.flatnonzero(road.types == MapType.LANE)]
+    mids = [
+        (p[len(p) // 2], p[min(len(p) // 2 + 1, len(p) - 1)] - p[len(p) // 2]) for p in lanes if len(p) > 2
+    ]
+    for i, (a, da) in enumerate(mids):
+        for b, db in mids[i + 1 :]:
+            cos = float(da @ db) / (np.linalg.norm(da) * np.linalg.norm(db) + 1e-9)
+            gap = np.linalg.norm(b - a)
+            # side by side: the gap between the lanes is across the direction of travel, not along it
+            across = abs(float(da[0] * (b - a)[1] - da[1] * (b - a)[0])) / (np.linalg.norm(da) * gap + 1e-9)
+            if cos > 0.99 and across > 0.95 and lane_width_m[0] < gap < lane_width_m[1]:
+                return True
+    return False
