@@ -95,9 +95,10 @@ def iter_summaries(paths: list[Path], *, skip_errors: bool, report: LoadReport) 
             yield summarise(scenario, path, module)
         if count == 0 and len(report.skipped) == num_skipped:
             # An empty file is almost always a failed download or copy: say so instead of printing nothing.
+            reason = "holds no scenario (empty, or too short for one scenario window)"
             if not skip_errors:
-                raise DataError(f"{path}: holds no scenario (empty, or too short for one scenario window)")
-            report.skip(str(path), "file", DataError("holds no scenario (empty, or too short for one scenario window)"))
+                raise DataError(f"{path}: {reason}")
+            report.skip(str(path), "file", DataError(reason))
 
 
 def main(argv: list[str], prog: str = "drive inspect", command: str = "inspect") -> int:
