@@ -9,6 +9,7 @@ from drive.errors import ConfigError
 ENCODINGS = ("drope_rope", "rope_2d", "rpe", "absolute", "se2")
 LIKELIHOODS = ("laplace", "gaussian")
 SCENE_ORIGINS = ("target_mean", "none")
+ANCHORS = ("constant_velocity", "none")
 
 
 def _fail(field: str, value: object, allowed: str) -> ConfigError:
@@ -31,7 +32,10 @@ class PredictorConfig:
     per-head angle memory (about a third of plain attention's at width 128, 8 heads).
     ``scene_origin`` chooses the point positions are measured from before they reach the encodings
     (``target_mean``: the mean current position of the scene's target agents, for float precision;
-    ``none``: the data's own frame).
+    ``none``: the data's own frame). ``anchor``: what the decoder's trajectories are offsets from —
+    ``constant_velocity`` (each agent's current velocity extrapolated, in its own frame) starts every
+    mode at the classic baseline, so a briefly trained model is not worse than it; ``none`` regresses
+    positions directly.
     """
 
     num_future_steps: int = 80
@@ -59,6 +63,7 @@ class PredictorConfig:
     radius_m: float | None = None
     likelihood: str = "laplace"
     scene_origin: str = "target_mean"
+    anchor: str = "constant_velocity"
     num_agent_types: int = 4
     num_map_types: int = 7
 
@@ -67,6 +72,8 @@ class PredictorConfig:
             raise _fail("encoding", self.encoding, f"choose one of {', '.join(ENCODINGS)}")
         if self.likelihood not in LIKELIHOODS:
             raise _fail("likelihood", self.likelihood, f"choose one of {', '.join(LIKELIHOODS)}")
+        if self.anchor not in ANCHORS:
+            raise _fail("anchor", self.anchor, f"choose one of {', '.join(ANCHORS)}")
         if self.scene_origin not in SCENE_ORIGINS:
             raise _fail("scene_origin", self.scene_origin, f"choose one of {', '.join(SCENE_ORIGINS)}")
         positive = (

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from drive.data.batch import SceneBatch
-from drive.geometry.se2 import to_world
+from drive.geometry.se2 import rotate_vectors, to_world
 from drive.models.config import PredictorConfig
 from drive.models.decoder import ModeDecoder
 from drive.models.encoder import SceneEncoder
@@ -45,7 +45,24 @@ class TrajectoryPredictor(nn.Module):
     def forward(self, batch: SceneBatch) -> Prediction:
         scene = self.encoder(batch)
         trajectory, scale, heading, logits = self.decoder(scene)
+        if self.config.anchor == "constant_velocity":
+            trajectory = (
+                trajectory + constant_velocity_anchor(batch, self.config.num_future_steps)[:, :, None]
+            )
         return Prediction(trajectory=trajectory, scale=scale, heading=heading, logits=logits)
+
+
+def constant_velocity_anchor(batch: SceneBatch, num_future_steps: int) -> torch.Tensor:
+    """Each agent's current velocity extrapolated over the horizon, in its own current frame:
+    ``[B, A, Tf, 2]`` m. Built from the current step's velocity and heading only, so it is invariant to
+    any rigid motion of the scene; agents not valid now get zeros."""
+    now = batch.current_step
+    valid = (batch.agent_valid[:, :, now] & batch.agent_mask)[..., None]  # (B, A, 1)
+    vel_local = (
+        rotate_vectors(batch.agent_vel[:, :, now], -batch.agent_heading[:, :, now]) * valid
+    )  # (B, A, 2)
+    steps = torch.arange(1, num_future_steps + 1, dtype=vel_local.dtype, device=vel_local.device)
+    return vel_local[:, :, None] * (steps * batch.dt_s)[:, None]  # (B, A, Tf, 2)
 
 
 def prediction_to_world(pred: Prediction, batch: SceneBatch) -> tuple[torch.Tensor, torch.Tensor]:
