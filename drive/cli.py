@@ -6,6 +6,7 @@ Subcommand modules are imported lazily so `drive --help` and light commands star
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from drive.errors import DriveError
@@ -54,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         # A deliberate error is shown as one line, not a traceback.
         print(f"drive {name}: error: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`drive inspect ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
