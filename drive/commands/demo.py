@@ -1,7 +1,7 @@
 """`drive demo`: the main job on the embedded default. Simulates traffic with SUMO (cached after the
 first run), trains the default DRoPE-RoPE model, evaluates it on the test split next to a
 constant-velocity baseline with the same evaluator, renders a few predicted scenes, and says where
-the figures, metrics and checkpoint are. About 4 minutes on 2 CPU cores (10 at most); ``--quick`` runs the
+the figures, metrics and checkpoint are. About 3 minutes on 2 CPU cores (12 at most); ``--quick`` runs the
 same pipeline on a handful of scenes in well under a minute."""
 
 from __future__ import annotations

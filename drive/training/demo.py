@@ -51,8 +51,8 @@ class DemoSettings:
     num_scenes: int = 600
     sim_seed: int = 0
     seed: int = 0
-    max_epochs: int = 8
-    max_train_minutes: float = 10.0  # a safety net: 8 epochs take ~5-6 min on 2 free cores
+    max_epochs: int = 24
+    max_train_minutes: float = 10.0  # a safety net on a busy machine
     batch_size: int = 4
     lr: float = 5e-3
     hidden_dim: int = 64
