@@ -24,7 +24,13 @@ from drive.data.cache_build import BUILD_HINT, REBUILD_HINT, build_cache, load_m
 from drive.data.schema import Scenario
 from drive.errors import DataError
 
-__all__ = ["CachedScenes", "build_cache", "work_units"]
+__all__ = ["CachedScenes", "build_cache", "is_scene_cache", "work_units"]
+
+
+def is_scene_cache(path: str | Path) -> bool:
+    """Whether ``path`` is a folder written by :func:`build_cache` (it holds a part manifest)."""
+    path = Path(path)
+    return path.is_dir() and any(path.glob("manifest-*-of-*.json"))
 
 
 class CachedScenes(torch.utils.data.Dataset):

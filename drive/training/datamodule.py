@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from drive.data.batch import DEFAULT_POINTS_PER_CHUNK, collate_scenarios
+from drive.data.cache import CachedScenes, is_scene_cache
 from drive.data.schema import Scenario
 from drive.datasets import LoadReport, iter_scenarios
 from drive.errors import ConfigError, DataError
@@ -140,8 +141,12 @@ class ScenarioDataModule(pl.LightningDataModule):
             raise ConfigError(f"{type(self).__name__} has no {split!r} split configured")
         paths = [source] if isinstance(source, (str, Path)) else list(source)
         report = self.reports.setdefault(split, LoadReport())
-        for path in paths:
-            yield from iter_scenarios(Path(path), skip_errors=self.skip_errors, report=report)
+        for path in map(Path, paths):
+            if is_scene_cache(path):
+                # Built by `drive cache`: scenes were validated when it was built; read them memory-mapped.
+                yield from CachedScenes(path)
+            else:
+                yield from iter_scenarios(path, skip_errors=self.skip_errors, report=report)
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
