@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -162,7 +161,6 @@ def run_demo(workdir: Path, settings: DemoSettings, quiet: bool = False) -> dict
     timings["train_s"] = time.monotonic() - start - timings["simulate_s"]
 
     print("[3/4] evaluating on the test split (model and constant-velocity baseline, same evaluator)")
-    torch.set_grad_enabled(False)
     best, window = load_module(ckpt)
     scenes = data.load_split("test")[: settings.limit_eval_scenes]
     pairs = list(predict_scenarios(best, scenes, **window))

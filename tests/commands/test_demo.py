@@ -2,6 +2,8 @@
 
 import json
 
+import torch
+
 from drive.cli import main
 from drive.training.module import load_module
 
@@ -27,3 +29,5 @@ def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     assert main(["demo", "--quick", "--workdir", str(tmp_path)]) == 0
     assert (tmp_path / "sim" / "manifest.json").stat().st_mtime_ns == manifest
     assert (tmp_path / "runs" / "version_1").is_dir()
+    # The demo may run inside a longer-lived process (tests, a notebook): gradients stay on.
+    assert torch.is_grad_enabled()
