@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drive.benchmarks import machine_facts  # noqa: E402
 from drive.benchmarks.ablation import METRIC_KEYS, baseline_row, moved_scenes, run_encoding  # noqa: E402
+from drive.benchmarks.facts import finish_report  # noqa: E402
 from drive.benchmarks.plots import plot_ablation  # noqa: E402
 from drive.benchmarks.stats import format_mean_std  # noqa: E402
 from drive.benchmarks.training import TrainSettings, prepare_scenes  # noqa: E402
@@ -143,14 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
         "baseline": baseline_row(test, moved, FUTURE),
         "total_s": time.perf_counter() - start,
     }
-    print(table(result))
-    print(f"total {result['total_s']:.0f} s on {result['facts']['cpu']} ({torch.get_num_threads()} threads)")
-    if args.plot:
-        plot_ablation(result, args.plot)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return finish_report(result, table(result), plot_ablation, args.plot, args.json)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drive.benchmarks import machine_facts  # noqa: E402
 from drive.benchmarks.eth_ucy import PUBLISHED, run_scene  # noqa: E402
+from drive.benchmarks.facts import finish_report  # noqa: E402
 from drive.benchmarks.plots import plot_eth_ucy  # noqa: E402
 from drive.benchmarks.training import TrainSettings  # noqa: E402
 from drive.datasets.eth_ucy import SCENES  # noqa: E402
@@ -136,14 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
         "published": [{"method": n, "ADE_20": a, "FDE_20": f} for n, a, f in PUBLISHED],
         "total_s": time.perf_counter() - start,
     }
-    print(table(rows))
-    print(f"total {result['total_s']:.0f} s on {result['facts']['cpu']} ({torch.get_num_threads()} threads)")
-    if args.plot:
-        plot_eth_ucy(result, args.plot)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    return result
+    return finish_report(result, table(rows), plot_eth_ucy, args.plot, args.json)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 
@@ -36,3 +37,17 @@ def machine_facts(device: str = "cpu") -> dict[str, object]:
     if device.startswith("cuda") and torch.cuda.is_available():
         facts["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return facts
+
+
+def finish_report(result: dict, table_text: str, plot, plot_path, json_path) -> dict:
+    """Print a benchmark's table and its total time, then write the optional plot and JSON.
+
+    ``result`` holds ``total_s`` and ``facts``; ``plot(result, path)`` draws the figure."""
+    print(table_text)
+    print(f"total {result['total_s']:.0f} s on {result['facts']['cpu']} ({torch.get_num_threads()} threads)")
+    if plot_path:
+        plot(result, plot_path)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return result

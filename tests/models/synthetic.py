@@ -9,6 +9,19 @@ import torch
 from drive.data.batch import SceneBatch
 from drive.geometry.se2 import rotate_vectors, wrap_angle
 
+# SceneBatch fields with an agent axis at dim 1.
+AGENT_KEYS = (
+    "agent_pos",
+    "agent_heading",
+    "agent_vel",
+    "agent_size",
+    "agent_type",
+    "agent_id",
+    "agent_valid",
+    "agent_mask",
+    "target_mask",
+)
+
 
 def make_batch(
     num_scenes: int = 2,
@@ -116,35 +129,13 @@ def pad(batch: SceneBatch, extra_agents: int, extra_map: int) -> SceneBatch:
         shape[1] = n
         return torch.cat([x, torch.zeros(shape, dtype=x.dtype)], dim=1)
 
-    agent_keys = (
-        "agent_pos",
-        "agent_heading",
-        "agent_vel",
-        "agent_size",
-        "agent_type",
-        "agent_id",
-        "agent_valid",
-        "agent_mask",
-        "target_mask",
-    )
     map_keys = ("map_points", "map_point_mask", "map_type", "map_mask")
     tensors = batch.tensors()
-    changes = {k: grow(tensors[k], extra_agents) for k in agent_keys}
+    changes = {k: grow(tensors[k], extra_agents) for k in AGENT_KEYS}
     changes |= {k: grow(tensors[k], extra_map) for k in map_keys}
     return replace(batch, **changes)
 
 
 def permute_agents(batch: SceneBatch, order: torch.Tensor) -> SceneBatch:
-    keys = (
-        "agent_pos",
-        "agent_heading",
-        "agent_vel",
-        "agent_size",
-        "agent_type",
-        "agent_id",
-        "agent_valid",
-        "agent_mask",
-        "target_mask",
-    )
     tensors = batch.tensors()
-    return replace(batch, **{k: tensors[k][:, order] for k in keys})
+    return replace(batch, **{k: tensors[k][:, order] for k in AGENT_KEYS})
