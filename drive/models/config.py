@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drive.errors import ConfigError
+from drive.rope.rotation import LAYOUTS
 
 ENCODINGS = ("drope_rope", "rope_2d", "rpe", "absolute", "se2")
 LIKELIHOODS = ("laplace", "gaussian")
@@ -35,7 +36,9 @@ class PredictorConfig:
     ``none``: the data's own frame). ``anchor``: what the decoder's trajectories are offsets from —
     ``constant_velocity`` (each agent's current velocity extrapolated, in its own frame) starts every
     mode at the classic baseline, so a briefly trained model is not worse than it; ``none`` regresses
-    positions directly.
+    positions directly. ``rotary_layout``: which channels every rotary attention pairs (see
+    :mod:`drive.rope.rotation`); scores are the same either way up to a fixed permutation of the learned
+    projections, and ``interleaved`` rotates in one pass over memory, ``half`` in three.
     """
 
     num_future_steps: int = 80
@@ -43,7 +46,7 @@ class PredictorConfig:
     num_modes: int = 6
     hidden_dim: int = 128
     num_heads: int = 8
-    num_temporal_layers: int = 2
+    num_temporal_layers: int = 1
     num_interaction_layers: int = 2
     num_decoder_layers: int = 1
     refine: bool = True
@@ -66,6 +69,7 @@ class PredictorConfig:
     anchor: str = "constant_velocity"
     num_agent_types: int = 4
     num_map_types: int = 7
+    rotary_layout: str = "interleaved"
 
     def __post_init__(self) -> None:
         if self.encoding not in ENCODINGS:
@@ -74,6 +78,8 @@ class PredictorConfig:
             raise _fail("likelihood", self.likelihood, f"choose one of {', '.join(LIKELIHOODS)}")
         if self.anchor not in ANCHORS:
             raise _fail("anchor", self.anchor, f"choose one of {', '.join(ANCHORS)}")
+        if self.rotary_layout not in LAYOUTS:
+            raise _fail("rotary_layout", self.rotary_layout, f"choose one of {', '.join(LAYOUTS)}")
         if self.scene_origin not in SCENE_ORIGINS:
             raise _fail("scene_origin", self.scene_origin, f"choose one of {', '.join(SCENE_ORIGINS)}")
         positive = (

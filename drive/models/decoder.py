@@ -19,16 +19,21 @@ _MIN_SCALE = 1e-3
 
 class DecoderLayer(nn.Module):
     """One round for mode queries ``[B, A, K, D]``: history (time RoPE), map and agent cross-attention
-    (chosen encoding, query pose = the agent's current pose), then self-attention among the K modes."""
+    (chosen encoding, query pose = the agent's current pose), then self-attention among the K modes and
+    one feed-forward. The cross-attention steps have no feed-forward of their own (as in MTR's decoder):
+    with K queries per agent the decoder is the model's largest cost, and four feed-forwards a round
+    were two thirds of it."""
 
     def __init__(self, config: PredictorConfig) -> None:
         super().__init__()
-        d, h, p = config.hidden_dim, config.num_heads, config.dropout
+        d, h, p, layout = config.hidden_dim, config.num_heads, config.dropout, config.rotary_layout
         self.config = config
-        self.history = AttentionBlock(RotaryAttention(d, h, dropout=p), d, p, cross=True)
-        self.map = AttentionBlock(build_attention(config), d, p, cross=True)
-        self.agents = AttentionBlock(build_attention(config), d, p, cross=True)
-        self.modes = AttentionBlock(RotaryAttention(d, h, dropout=p), d, p, cross=False)
+        self.history = AttentionBlock(
+            RotaryAttention(d, h, dropout=p, layout=layout), d, p, cross=True, ffn_mult=0
+        )
+        self.map = AttentionBlock(build_attention(config), d, p, cross=True, ffn_mult=0)
+        self.agents = AttentionBlock(build_attention(config), d, p, cross=True, ffn_mult=0)
+        self.modes = AttentionBlock(RotaryAttention(d, h, dropout=p, layout=layout), d, p, cross=False)
 
     def forward(self, query: torch.Tensor, scene: EncodedScene) -> torch.Tensor:
         b, a, k, d = query.shape

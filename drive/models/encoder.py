@@ -61,7 +61,12 @@ class TemporalEncoder(nn.Module):
         d, h = config.hidden_dim, config.num_heads
         self.blocks = nn.ModuleList(
             [
-                AttentionBlock(RotaryAttention(d, h, dropout=config.dropout), d, config.dropout, cross=False)
+                AttentionBlock(
+                    RotaryAttention(d, h, dropout=config.dropout, layout=config.rotary_layout),
+                    d,
+                    config.dropout,
+                    cross=False,
+                )
                 for _ in range(config.num_temporal_layers)
             ]
         )

@@ -26,6 +26,7 @@ def _rotary(config: PredictorConfig, xy_slots: int, heading_slots: int, heading_
         heading_heads=heading_heads,
         shared_wavelengths=config.shared_wavelengths,
         dropout=config.dropout,
+        layout=config.rotary_layout,
     )
 
 

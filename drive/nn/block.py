@@ -9,6 +9,9 @@ from torch import nn
 class AttentionBlock(nn.Module):
     """``x + attn(LN(x), LN(context)) `` then ``+ FFN(LN(x))``; ``x [B, N, D] -> [B, N, D]``.
 
+    ``ffn_mult=0`` leaves the feed-forward out (an attention-only block, for stacks that share one
+    feed-forward among several attention steps).
+
     ``forward(x, context=None, *args, **kwargs)``: self-attention when ``context`` is None (build with
     ``cross=False``), cross-attention otherwise; the extra arguments (poses, angles, masks) go to the
     attention module unchanged.
@@ -22,12 +25,18 @@ class AttentionBlock(nn.Module):
         self.norm_query = nn.LayerNorm(dim)
         # Self-attention blocks get no context norm, so no parameter is left without a gradient.
         self.norm_context = nn.LayerNorm(dim) if cross else None
-        self.ffn = nn.Sequential(
-            nn.LayerNorm(dim),
-            nn.Linear(dim, ffn_mult * dim),
-            nn.GELU(),
-            nn.Dropout(dropout),
-            nn.Linear(ffn_mult * dim, dim),
+        if ffn_mult < 0:
+            raise ValueError(f"ffn_mult must be >= 0, got {ffn_mult}")
+        self.ffn = (
+            nn.Sequential(
+                nn.LayerNorm(dim),
+                nn.Linear(dim, ffn_mult * dim),
+                nn.GELU(),
+                nn.Dropout(dropout),
+                nn.Linear(ffn_mult * dim, dim),
+            )
+            if ffn_mult
+            else None
         )
         self.dropout = nn.Dropout(dropout)
 
@@ -37,4 +46,6 @@ class AttentionBlock(nn.Module):
             raise ValueError("pass a context exactly when the block was built with cross=True")
         key_value = query if context is None else self.norm_context(context)
         x = x + self.dropout(self.attention(query, key_value, *args, **kwargs))
+        if self.ffn is None:
+            return x
         return x + self.dropout(self.ffn(x))

@@ -70,7 +70,8 @@ class PoseRotaryAttention(nn.Module):
 
     ``forward(query [B, Nq, D], key_value [B, Nk, D], query_pos [B, Nq, 2] m, query_heading [B, Nq] rad,
     key_pos [B, Nk, 2], key_heading [B, Nk], key_padding_mask [B, Nk] | None, attn_mask [B, Nq, Nk] |
-    None) -> [B, Nq, D]``.
+    None) -> [B, Nq, D]``. ``layout`` chooses which channels of a head form the rotated pairs
+    (:data:`drive.rope.LAYOUTS`).
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class PoseRotaryAttention(nn.Module):
         heading_heads: int = 0,
         shared_wavelengths: bool = False,
         dropout: float = 0.0,
+        layout: str = "half",
     ) -> None:
         super().__init__()
         head_dim = embed_dim // num_heads
@@ -93,7 +95,7 @@ class PoseRotaryAttention(nn.Module):
                 f"xy_slots + heading_slots = {xy_slots + heading_slots} pairs do not fit head_dim "
                 f"{head_dim} (embed_dim {embed_dim} / num_heads {num_heads})"
             )
-        self.attention = RotaryAttention(embed_dim, num_heads, dropout=dropout)
+        self.attention = RotaryAttention(embed_dim, num_heads, dropout=dropout, layout=layout)
         self.use_rotary = xy_slots + heading_slots > 0
         freqs = pose_frequencies(
             num_heads,

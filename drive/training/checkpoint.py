@@ -4,6 +4,9 @@ Every checkpoint carries ``drive_checkpoint = {"schema_version", "model_class"}`
 hyperparameters (dicts, strings, numbers), so it loads with ``torch.load(..., weights_only=True)``.
 A file from another model, from before this schema, or with unsafe pickled objects is refused with a
 :class:`~drive.errors.CheckpointError` that says which.
+
+Schema 2: decoder rounds have one feed-forward (schema 1 had one per attention step) and the config
+records ``rotary_layout``; schema 1 weights do not fit this model.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import torch
 
 from drive.errors import CheckpointError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MODEL_CLASS = "drive.models.TrajectoryPredictor"
 META_KEY = "drive_checkpoint"
 
