@@ -25,6 +25,7 @@ from drive.benchmarks.plots import plot_eth_ucy  # noqa: E402
 from drive.benchmarks.training import TrainSettings  # noqa: E402
 from drive.datasets.eth_ucy import SCENES  # noqa: E402
 from drive.models import ENCODINGS, PredictorConfig  # noqa: E402
+from drive.models.config import ANCHORS  # noqa: E402
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -39,6 +40,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-heads", type=int, default=2)
     p.add_argument("--layers", type=int, default=1, help="temporal and interaction layers each")
     p.add_argument("--refine", action="store_true", help="add the decoder's refinement stage")
+    p.add_argument(
+        "--anchor", default="velocity_fan", choices=ANCHORS, help="what trajectories are offsets from"
+    )
     p.add_argument("--rotate-augmentation", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=None, help="training windows per split (default all)")
@@ -65,6 +69,7 @@ def model_config(args: argparse.Namespace) -> PredictorConfig:
         num_temporal_layers=args.layers,
         num_interaction_layers=args.layers,
         refine=args.refine,
+        anchor=args.anchor,
         xy_slots=2,
         heading_slots=2,
         se2_pose_blocks=1,
@@ -75,24 +80,31 @@ def model_config(args: argparse.Namespace) -> PredictorConfig:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| held-out scene | train windows | test windows | ours ADE_20 / FDE_20 | const. vel. | train s |",
-        "|---|---|---|---|---|---|",
+        "| held-out scene | train windows | test windows | ours ADE_20 / FDE_20 | const. vel. | velocity fan"
+        " (untrained) | train s |",
+        "|---|---|---|---|---|---|---|",
     ]
+
+    def pair(scores: dict | None) -> str:
+        return "–" if scores is None else f"{scores['ADE_20']:.2f} / {scores['FDE_20']:.2f}"
+
     for r in rows:
-        m, cv = r["model"], r["constant_velocity"]
         lines.append(
-            f"| {r['scene']} | {r['num_train_windows']} | {r['num_test_windows']} | "
-            f"{m['ADE_20']:.2f} / {m['FDE_20']:.2f} | {cv['ADE_20']:.2f} / {cv['FDE_20']:.2f} | "
-            f"{r['train_s']:.0f} |"
+            f"| {r['scene']} | {r['num_train_windows']} | {r['num_test_windows']} | {pair(r['model'])} | "
+            f"{pair(r['constant_velocity'])} | {pair(r.get('velocity_fan'))} | {r['train_s']:.0f} |"
         )
-    avg = {k: sum(r["model"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")}
-    cv_avg = {k: sum(r["constant_velocity"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")}
+
+    def average(key: str) -> dict | None:
+        if any(key not in r for r in rows):
+            return None  # runs saved before this column existed
+        return {k: sum(r[key][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")}
+
     lines.append(
-        f"| **average** | | | **{avg['ADE_20']:.2f} / {avg['FDE_20']:.2f}** | "
-        f"{cv_avg['ADE_20']:.2f} / {cv_avg['FDE_20']:.2f} | {sum(r['train_s'] for r in rows):.0f} |"
+        f"| **average** | | | **{pair(average('model'))}** | {pair(average('constant_velocity'))} | "
+        f"{pair(average('velocity_fan'))} | {sum(r['train_s'] for r in rows):.0f} |"
     )
     for name, ade, fde in PUBLISHED:
-        lines.append(f"| {name} (published average) | | | {ade:.2f} / {fde:.2f} | | |")
+        lines.append(f"| {name} (published average) | | | {ade:.2f} / {fde:.2f} | | | |")
     return "\n".join(lines)
 
 
@@ -133,6 +145,9 @@ def main(argv: list[str] | None = None) -> dict:
         "average": {k: sum(r["model"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")},
         "constant_velocity_average": {
             k: sum(r["constant_velocity"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")
+        },
+        "velocity_fan_average": {
+            k: sum(r["velocity_fan"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")
         },
         "published": [{"method": n, "ADE_20": a, "FDE_20": f} for n, a, f in PUBLISHED],
         "total_s": time.perf_counter() - start,

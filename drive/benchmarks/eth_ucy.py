@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 
 from drive.benchmarks.training import TrainSettings, predict, prepare_scenes, train_predictor
-from drive.evaluation import constant_velocity, evaluate
+from drive.evaluation import constant_velocity, evaluate, velocity_fan
 from drive.models import PredictorConfig
 
 try:  # the per-source DataModules live in drive.training.sources; older trees keep them in datamodule
@@ -56,8 +56,10 @@ def run_scene(
     max_test: int | None = None,
     device: str = "cpu",
 ) -> dict:
-    """Train on ``scene``'s leave-one-out training split and score the model and constant velocity
-    (20 identical samples, so its best-of-20 equals its single-sample error) on the held-out scene."""
+    """Train on ``scene``'s leave-one-out training split and score the model and two baselines on the
+    held-out scene: constant velocity (20 identical samples, so its best-of-20 equals its single-sample
+    error) and the untrained velocity fan (20 lines: the model's initial ``velocity_fan`` anchor with the
+    config's angles and speeds, so the table shows what training adds to it)."""
     train, test = load_scene(root, scene, max_train, max_test)
     config = replace(config, num_future_steps=FUTURE, num_modes=NUM_SAMPLES)
     model, info = train_predictor(config, train, settings, device=device)
@@ -65,6 +67,10 @@ def run_scene(
     model_scores = score(test, predict(model, test, batch_size=64, device=device))
     eval_s = time.perf_counter() - start
     baseline = score(test, lambda s: constant_velocity(s, FUTURE, NUM_SAMPLES))
+    fan = score(
+        test,
+        lambda s: velocity_fan(s, FUTURE, NUM_SAMPLES, config.fan_max_angle_deg, config.fan_speed_spread),
+    )
     return {
         "scene": scene,
         "num_train_windows": len(train),
@@ -73,4 +79,5 @@ def run_scene(
         "eval_s": eval_s,
         "model": model_scores,
         "constant_velocity": baseline,
+        "velocity_fan": fan,
     }

@@ -10,7 +10,7 @@ from drive.rope.rotation import LAYOUTS
 ENCODINGS = ("drope_rope", "rope_2d", "rpe", "absolute", "se2")
 LIKELIHOODS = ("laplace", "gaussian")
 SCENE_ORIGINS = ("target_mean", "none")
-ANCHORS = ("constant_velocity", "none")
+ANCHORS = ("constant_velocity", "velocity_fan", "none")
 
 
 def _fail(field: str, value: object, allowed: str) -> ConfigError:
@@ -35,8 +35,11 @@ class PredictorConfig:
     (``target_mean``: the mean current position of the scene's target agents, for float precision;
     ``none``: the data's own frame). ``anchor``: what the decoder's trajectories are offsets from —
     ``constant_velocity`` (each agent's current velocity extrapolated, in its own frame) starts every
-    mode at the classic baseline, so a briefly trained model is not worse than it; ``none`` regresses
-    positions directly. ``rotary_layout``: which channels every rotary attention pairs (see
+    mode at the classic baseline, so a briefly trained model is not worse than it; ``velocity_fan`` gives
+    each mode its own straight line instead: the current velocity turned by a learned angle and scaled by
+    a learned factor, initialised on a grid of angles in ``±fan_max_angle_deg`` and speed factors in
+    ``1 ± fan_speed_spread``, so the K modes start spread out rather than all on one line; ``none``
+    regresses positions directly. ``rotary_layout``: which channels every rotary attention pairs (see
     :mod:`drive.rope.rotation`); scores are the same either way up to a fixed permutation of the learned
     projections, and ``interleaved`` rotates in one pass over memory, ``half`` in three.
     """
@@ -67,6 +70,8 @@ class PredictorConfig:
     likelihood: str = "laplace"
     scene_origin: str = "target_mean"
     anchor: str = "constant_velocity"
+    fan_max_angle_deg: float = 30.0
+    fan_speed_spread: float = 0.3
     num_agent_types: int = 4
     num_map_types: int = 7
     rotary_layout: str = "interleaved"
@@ -78,6 +83,10 @@ class PredictorConfig:
             raise _fail("likelihood", self.likelihood, f"choose one of {', '.join(LIKELIHOODS)}")
         if self.anchor not in ANCHORS:
             raise _fail("anchor", self.anchor, f"choose one of {', '.join(ANCHORS)}")
+        if not 0.0 <= self.fan_max_angle_deg <= 180.0:
+            raise _fail("fan_max_angle_deg", self.fan_max_angle_deg, "must be in [0, 180]")
+        if not 0.0 <= self.fan_speed_spread < 1.0:
+            raise _fail("fan_speed_spread", self.fan_speed_spread, "must be in [0, 1)")
         if self.rotary_layout not in LAYOUTS:
             raise _fail("rotary_layout", self.rotary_layout, f"choose one of {', '.join(LAYOUTS)}")
         if self.scene_origin not in SCENE_ORIGINS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -41,15 +42,54 @@ class TrajectoryPredictor(nn.Module):
         self.config = config
         self.encoder = SceneEncoder(config)
         self.decoder = ModeDecoder(config)
+        self.fan = (
+            VelocityFan(config.num_modes, math.radians(config.fan_max_angle_deg), config.fan_speed_spread)
+            if config.anchor == "velocity_fan"
+            else None
+        )
 
     def forward(self, batch: SceneBatch) -> Prediction:
         scene = self.encoder(batch)
         trajectory, scale, heading, logits = self.decoder(scene)
-        if self.config.anchor == "constant_velocity":
-            trajectory = (
-                trajectory + constant_velocity_anchor(batch, self.config.num_future_steps)[:, :, None]
-            )
+        if self.config.anchor != "none":
+            anchor = constant_velocity_anchor(batch, self.config.num_future_steps)  # (B, A, Tf, 2)
+            anchor = anchor[:, :, None] if self.fan is None else self.fan(anchor)  # (B, A, 1 | K, Tf, 2)
+            trajectory = trajectory + anchor.to(trajectory.dtype)
         return Prediction(trajectory=trajectory, scale=scale, heading=heading, logits=logits)
+
+
+def fan_grid(num_modes: int, max_angle_rad: float, speed_spread: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Initial ``(angle [K] rad, speed factor [K])`` of a velocity fan: a grid of ``ceil(sqrt(K))`` angles
+    evenly in ``±max_angle_rad`` by as many speed factors in ``1 ± speed_spread`` as K needs, read angle
+    by angle (K = 20: 5 angles x 4 speeds; K = 6: 3 x 2)."""
+    num_angles = math.ceil(math.sqrt(num_modes))
+    num_speeds = math.ceil(num_modes / num_angles)
+    angles = torch.linspace(-max_angle_rad, max_angle_rad, num_angles) if num_angles > 1 else torch.zeros(1)
+    speeds = (
+        torch.linspace(1.0 - speed_spread, 1.0 + speed_spread, num_speeds)
+        if num_speeds > 1
+        else torch.ones(1)
+    )
+    grid_angle, grid_speed = torch.meshgrid(angles, speeds, indexing="ij")
+    return grid_angle.flatten()[:num_modes].clone(), grid_speed.flatten()[:num_modes].clone()
+
+
+class VelocityFan(nn.Module):
+    """K straight-line anchors per agent from its constant-velocity path ``[B, A, Tf, 2]`` (agent frame):
+    mode k turns it by a learned angle and scales it by a learned speed factor -> ``[B, A, K, Tf, 2]``.
+    Working in the agent's own frame, it keeps every invariance of the constant-velocity anchor."""
+
+    def __init__(self, num_modes: int, max_angle_rad: float, speed_spread: float) -> None:
+        super().__init__()
+        angle, speed = fan_grid(num_modes, max_angle_rad, speed_spread)
+        self.angle = nn.Parameter(angle)  # (K,)
+        self.log_speed = nn.Parameter(speed.log())  # (K,): positive factors
+
+    def forward(self, path: torch.Tensor) -> torch.Tensor:
+        factor = self.log_speed.exp()[:, None]  # (K, 1)
+        cos, sin = self.angle.cos()[:, None] * factor, self.angle.sin()[:, None] * factor  # (K, 1)
+        x, y = path[:, :, None, :, 0], path[:, :, None, :, 1]  # (B, A, 1, Tf)
+        return torch.stack([cos * x - sin * y, sin * x + cos * y], dim=-1)  # (B, A, K, Tf, 2)
 
 
 def constant_velocity_anchor(batch: SceneBatch, num_future_steps: int) -> torch.Tensor:

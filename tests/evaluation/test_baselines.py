@@ -1,4 +1,5 @@
-"""Constant-velocity baseline: exact on constant motion, causal, gaps and single observations."""
+"""Constant-velocity baseline: exact on constant motion, causal, gaps and single observations; the
+velocity fan: its lines are the constant-velocity line turned and scaled."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from drive.errors import ConfigError
-from drive.evaluation.baselines import constant_velocity
+from drive.evaluation.baselines import constant_velocity, velocity_fan
 from tests.evaluation.scenes import moving_scene
 
 
@@ -60,3 +61,22 @@ def test_modes_and_config_errors():
         constant_velocity(moving_scene(), 0)
     with pytest.raises(ConfigError, match="num_modes"):
         constant_velocity(moving_scene(), 5, num_modes=0)
+
+
+def test_velocity_fan_turns_and_scales_the_constant_velocity_line():
+    scene = moving_scene()
+    line = constant_velocity(scene, 20).trajectory[:, 0]  # (N, 20, 2)
+    fan = velocity_fan(scene, 20, num_modes=6, max_angle_deg=40.0, speed_spread=0.5)
+    assert fan.trajectory.shape == (3, 6, 20, 2)
+    np.testing.assert_allclose(fan.probability, 1 / 6)
+    start = scene.agents.position[:, scene.current_step][:, None]  # (N, 1, 2)
+    angles, speeds = np.radians([-40, -40, 0, 0, 40, 40]), np.array([0.5, 1.5] * 3)
+    for k, (angle, speed) in enumerate(zip(angles, speeds)):
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        expected = start + speed * (line - start) @ rotation.T
+        np.testing.assert_allclose(fan.trajectory[:, k], expected, atol=1e-3)
+        np.testing.assert_allclose(fan.heading[:, k, 0], scene.agents.heading[:, 10] + angle, atol=1e-6)
+    one = velocity_fan(scene, 20, num_modes=1)
+    np.testing.assert_allclose(one.trajectory, constant_velocity(scene, 20).trajectory, atol=1e-5)
+    with pytest.raises(ConfigError, match="velocity_fan"):
+        velocity_fan(scene, 20, speed_spread=1.0)
