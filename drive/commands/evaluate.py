@@ -17,13 +17,13 @@ import sys
 from pathlib import Path
 
 from drive.errors import ConfigError, DataError
-from drive.evaluation.baselines import constant_velocity
+from drive.evaluation.baselines import constant_velocity, velocity_fan
 from drive.evaluation.evaluator import FAMILY_SOURCES, MISSING_MODES, evaluate
 from drive.evaluation.ground_truth import prediction_stride
 from drive.evaluation.predictions import _atomic_write, load_predictions
 from drive.evaluation.result import SCHEMA_VERSION, comparison_table
 
-BASELINES = ("constant_velocity",)
+BASELINES = ("constant_velocity", "velocity_fan")
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -46,7 +46,11 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "after the current one)",
     )
     parser.add_argument(
-        "--num-modes", type=int, default=1, help="baseline modes (repeats, equal probability)"
+        "--num-modes",
+        type=int,
+        default=1,
+        help="baseline modes (constant_velocity: repeats; velocity_fan: turned and scaled lines; equal "
+        "probability)",
     )
     parser.add_argument(
         "--source",
@@ -84,6 +88,8 @@ def _baseline(args, predictions: list | None):
                 f"--num-future-steps {steps}: scenario {scenario.scenario_id!r} has only {available} "
                 "step(s) after the current one"
             )
+        if args.baseline == "velocity_fan":
+            return velocity_fan(scenario, steps, num_modes=args.num_modes)
         return constant_velocity(scenario, steps, num_modes=args.num_modes)
 
     return predict
