@@ -19,12 +19,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drive.benchmarks import machine_facts  # noqa: E402
-from drive.benchmarks.ablation import METRIC_KEYS, baseline_row, moved_scenes, run_encoding  # noqa: E402
+from drive.benchmarks.ablation import (  # noqa: E402
+    METRIC_KEYS,
+    baseline_row,
+    fan_row,
+    moved_scenes,
+    run_encoding,
+)
 from drive.benchmarks.facts import finish_report  # noqa: E402
 from drive.benchmarks.plots import plot_ablation  # noqa: E402
 from drive.benchmarks.stats import format_mean_std  # noqa: E402
 from drive.benchmarks.training import TrainSettings, prepare_scenes  # noqa: E402
 from drive.models import ENCODINGS, PredictorConfig  # noqa: E402
+from drive.models.config import ANCHORS  # noqa: E402
 
 try:  # the per-source DataModules live in drive.training.sources; older trees keep them in datamodule
     from drive.training.sources import SimDataModule
@@ -47,6 +54,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden-dim", type=int, default=64)
     p.add_argument("--num-heads", type=int, default=4)
     p.add_argument("--layers", type=int, default=1, help="temporal and interaction layers each")
+    p.add_argument(
+        "--anchor",
+        default=PredictorConfig.anchor,
+        choices=ANCHORS,
+        help="what trajectories are offsets from (default: the model's default)",
+    )
     p.add_argument("--map-keep-every", type=int, default=10, help="map thinning (10: 1 m -> 10 m spacing)")
     p.add_argument("--max-test-scenes", type=int, default=None)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -74,6 +87,7 @@ def model_config(args: argparse.Namespace) -> PredictorConfig:
         se2_pose_blocks=2 if args.hidden_dim // args.num_heads >= 16 else 1,
         se2_rotation_pairs=3 if args.hidden_dim // args.num_heads >= 16 else 1,
         dropout=0.0,
+        anchor=args.anchor,
     )
 
 
@@ -84,12 +98,15 @@ def table(result: dict) -> str:
         test = [format_mean_std(*row["test"][k]) for k in METRIC_KEYS]
         moved = [format_mean_std(*row["moved"][k]) for k in ("minADE_6", "minFDE_6")]
         lines.append(f"| {row['encoding']} | " + " | ".join(test + moved) + f" | {row['train_s'][0]:.0f} |")
-    cv = result["baseline"]
-    lines.append(
-        "| constant velocity | "
-        + " | ".join(f"{cv['test'][k]:.3f}" for k in METRIC_KEYS)
-        + f" | {cv['moved']['minADE_6']:.3f} | {cv['moved']['minFDE_6']:.3f} | – |"
-    )
+    baselines = [("constant velocity", result["baseline"])]
+    if "fan_baseline" in result:  # runs saved before this row existed have none
+        baselines.append(("velocity fan (untrained)", result["fan_baseline"]))
+    for name, row in baselines:
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{row['test'][k]:.3f}" for k in METRIC_KEYS)
+            + f" | {row['moved']['minADE_6']:.3f} | {row['moved']['minFDE_6']:.3f} | – |"
+        )
     return "\n".join(lines)
 
 
@@ -138,10 +155,13 @@ def main(argv: list[str] | None = None) -> dict:
             "lr": args.lr,
             "seeds": seeds,
             "map_keep_every": args.map_keep_every,
-            "model": {k: getattr(config, k) for k in ("hidden_dim", "num_heads", "num_temporal_layers")},
+            "model": {
+                k: getattr(config, k) for k in ("hidden_dim", "num_heads", "num_temporal_layers", "anchor")
+            },
         },
         "rows": rows,
         "baseline": baseline_row(test, moved, FUTURE),
+        "fan_baseline": fan_row(test, moved, FUTURE, config),
         "total_s": time.perf_counter() - start,
     }
     return finish_report(result, table(result), plot_ablation, args.plot, args.json)

@@ -13,7 +13,7 @@ from drive.benchmarks.rigid import random_rigid_motion
 from drive.benchmarks.stats import aggregate
 from drive.benchmarks.training import TrainSettings, predict, train_predictor
 from drive.data.schema import Scenario
-from drive.evaluation import constant_velocity, evaluate
+from drive.evaluation import constant_velocity, evaluate, velocity_fan
 from drive.models import PredictorConfig
 
 METRIC_KEYS = ("minADE_6", "minFDE_6", "MR_6", "brier_minFDE_6")
@@ -37,6 +37,20 @@ def baseline_row(test: Sequence[Scenario], moved: Sequence[Scenario], num_future
         return constant_velocity(scene, num_future_steps, 1)
 
     return {"encoding": "constant_velocity", "test": _scores(test, cv), "moved": _scores(moved, cv)}
+
+
+def fan_row(
+    test: Sequence[Scenario], moved: Sequence[Scenario], num_future_steps: int, config: PredictorConfig
+) -> dict:
+    """The untrained velocity fan (``config.num_modes`` lines with the config's fan angles and speeds):
+    what the ``velocity_fan`` anchor gives before any training."""
+
+    def fan(scene: Scenario):
+        return velocity_fan(
+            scene, num_future_steps, config.num_modes, config.fan_max_angle_deg, config.fan_speed_spread
+        )
+
+    return {"encoding": "velocity_fan", "test": _scores(test, fan), "moved": _scores(moved, fan)}
 
 
 def run_encoding(

@@ -16,7 +16,8 @@ def _pyplot():
 
 def plot_ablation(result: dict, path: Path) -> None:
     """minADE_6 / minFDE_6 per encoding (mean ± std over seeds) on the test scenes and on the same scenes
-    under a random rigid motion, with the constant-velocity baseline as a line."""
+    under a random rigid motion, with the constant-velocity baseline (and the untrained velocity fan,
+    when the run has it) as lines."""
     plt = _pyplot()
     rows = result["rows"]
     names = [r["encoding"] for r in rows]
@@ -28,6 +29,9 @@ def plot_ablation(result: dict, path: Path) -> None:
             stds = [r[split][key][1] for r in rows]
             ax.bar([i + offset for i in x], means, 0.4, yerr=stds, capsize=3, label=label)
         ax.axhline(result["baseline"]["test"][key], color="k", ls="--", lw=1, label="constant velocity")
+        if "fan_baseline" in result:
+            fan = result["fan_baseline"]["test"][key]
+            ax.axhline(fan, color="0.4", ls=":", lw=1, label="velocity fan (untrained)")
         ax.set_xticks(list(x), names)
         ax.set_ylabel(f"{key} (m)")
         ax.grid(axis="y", alpha=0.3)
@@ -39,17 +43,25 @@ def plot_ablation(result: dict, path: Path) -> None:
 
 
 def plot_eth_ucy(result: dict, path: Path) -> None:
-    """Best-of-20 ADE/FDE per held-out scene: model vs constant velocity."""
+    """Best-of-20 ADE/FDE per held-out scene: model vs constant velocity (and the untrained velocity fan,
+    when the run has it)."""
     plt = _pyplot()
     rows = result["rows"]
     names = [r["scene"] for r in rows] + ["average"]
+    series = [
+        ("model", "average", "this model (CPU run)"),
+        ("constant_velocity", "constant_velocity_average", "constant velocity"),
+    ]
+    if all("velocity_fan" in r for r in rows) and "velocity_fan_average" in result:
+        series.append(("velocity_fan", "velocity_fan_average", "velocity fan (untrained)"))
+    width = 0.8 / len(series)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, key in zip(axes, ("ADE_20", "FDE_20")):
-        ours = [r["model"][key] for r in rows] + [result["average"][key]]
-        cv = [r["constant_velocity"][key] for r in rows] + [result["constant_velocity_average"][key]]
         x = range(len(names))
-        ax.bar([i - 0.2 for i in x], ours, 0.4, label="this model (CPU run)")
-        ax.bar([i + 0.2 for i in x], cv, 0.4, label="constant velocity")
+        for index, (row_key, average_key, label) in enumerate(series):
+            values = [r[row_key][key] for r in rows] + [result[average_key][key]]
+            offset = (index - (len(series) - 1) / 2) * width
+            ax.bar([i + offset for i in x], values, width, label=label)
         goal = {p["method"]: p for p in result["published"]}.get("AgentFormer (corrected)")
         if goal:
             ax.axhline(goal[key], color="k", ls="--", lw=1, label="AgentFormer (corrected) average")

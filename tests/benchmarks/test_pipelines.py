@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from drive.benchmarks import synthetic_scene
-from drive.benchmarks.ablation import METRIC_KEYS, baseline_row, moved_scenes, run_encoding
+from drive.benchmarks.ablation import METRIC_KEYS, baseline_row, fan_row, moved_scenes, run_encoding
 from drive.benchmarks.eth_ucy import run_scene
 from drive.benchmarks.stats import mean_std
 from drive.benchmarks.training import TrainSettings, predict, prepare_scenes, train_predictor
@@ -70,6 +70,11 @@ def test_ablation_rows_aggregate_seeds(scenes):
     # The synthetic agents drive at constant velocity: the baseline is exact, before and after the motion.
     assert cv["test"]["minFDE_6"] == pytest.approx(0.0, abs=1e-3)
     assert cv["moved"]["minFDE_6"] == pytest.approx(0.0, abs=1e-3)
+    # The fan's lines all leave the straight path (no mode at angle 0 and speed 1 for K = 6), the same
+    # amount before and after the motion.
+    fan = fan_row(scenes[:3], moved, 80, TINY)
+    assert fan["test"]["minFDE_6"] > 1.0
+    assert fan["moved"]["minFDE_6"] == pytest.approx(fan["test"]["minFDE_6"], rel=1e-3)
 
 
 def test_predictions_never_read_the_future(scenes):
@@ -115,5 +120,7 @@ def test_eth_ucy_path(tmp_path):
     assert row["num_test_windows"] == 5 and row["num_train_windows"] == 21  # 40 frames - 20 + 1
     assert set(row["model"]) == {"ADE_20", "FDE_20"}
     assert row["model"]["ADE_20"] <= row["model"]["FDE_20"] + 1.0
-    # Straight walkers with 1 mm noise: constant velocity ends within a few centimetres.
+    # Straight walkers with 1 mm noise: constant velocity ends within a few centimetres; the untrained
+    # fan's 20 lines include speed factors near 1 at angle 0, so its best line is close too.
     assert row["constant_velocity"]["FDE_20"] < 0.05
+    assert row["constant_velocity"]["FDE_20"] <= row["velocity_fan"]["FDE_20"] < 1.0
