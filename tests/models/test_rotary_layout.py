@@ -9,24 +9,11 @@ from drive.models import PredictorConfig, TrajectoryPredictor
 from drive.nn import AttentionBlock, PoseRotaryAttention
 from drive.rope import RotaryAttention
 from tests.models.synthetic import make_batch
-
-TF = 3
+from tests.models.test_predictor import model
 
 
 def _model(encoding: str, layout: str) -> TrajectoryPredictor:
-    torch.manual_seed(0)
-    config = PredictorConfig(
-        num_future_steps=TF,
-        encoding=encoding,
-        hidden_dim=32,
-        num_heads=2,
-        dropout=0.0,
-        num_modes=3,
-        num_temporal_layers=2,
-        num_interaction_layers=1,
-        rotary_layout=layout,
-    )
-    return TrajectoryPredictor(config).double().eval()
+    return model(encoding, torch.float64, num_temporal_layers=2, rotary_layout=layout)
 
 
 def _half_to_interleaved(head_dim: int, num_slots: int) -> torch.Tensor:
