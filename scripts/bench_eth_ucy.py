@@ -44,6 +44,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--anchor", default="velocity_fan", choices=ANCHORS, help="what trajectories are offsets from"
     )
     p.add_argument("--rotate-augmentation", action="store_true")
+    p.add_argument(
+        "--bucket", action="store_true", help="batch windows of similar pedestrian counts (less padding)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=None, help="training windows per split (default all)")
     p.add_argument("--max-test", type=int, default=None, help="test windows per split (default all)")
@@ -125,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
         batch_size=args.batch_size,
         lr=args.lr,
         rotate_augmentation=args.rotate_augmentation,
+        bucket_by_agents=args.bucket,
         seed=args.seed,
     )
     rows = []

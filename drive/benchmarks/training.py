@@ -5,7 +5,7 @@ with different encodings see exactly the same batches for the same seed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,8 @@ from drive.training.scenes import crop_scenario, rotate_scenario, thin_map
 @dataclass(frozen=True)
 class TrainSettings:
     """steps: optimiser steps; batch_size: scenes per step; lr: peak AdamW rate (warm-up, cosine decay to
-    ``min_lr_ratio``); rotate_augmentation: rotate each training scene by a random angle."""
+    ``min_lr_ratio``); rotate_augmentation: rotate each training scene by a random angle;
+    bucket_by_agents: batch scenes of similar agent counts together (see :func:`batch_stream`)."""
 
     steps: int = 300
     batch_size: int = 8
@@ -36,6 +37,7 @@ class TrainSettings:
     min_lr_ratio: float = 0.01
     grad_clip_norm: float = 1.0
     rotate_augmentation: bool = False
+    bucket_by_agents: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +60,35 @@ def prepare_scenes(
             continue
         out.append(thin_map(cropped, map_keep_every))
     return out
+
+
+BUCKET_BATCHES = 50  # batches per bucketing window: scenes are sorted by size within each window
+
+
+def batch_stream(
+    sizes: Sequence[int], batch_size: int, rng: np.random.Generator, bucket: bool = False
+) -> Iterator[list[int]]:
+    """Endless batches of scene indices. Plain: consecutive slices of back-to-back random permutations.
+    ``bucket``: per epoch, a random permutation is cut into windows of ``BUCKET_BATCHES`` batches, sorted
+    by ``sizes`` within each window, cut into batches (the window's last may be short) and the batches
+    shuffled: every batch then holds scenes of similar agent counts, so padding to the largest wastes
+    little, while the windows keep batches random across the whole set. Every scene appears once per
+    epoch either way."""
+    if not bucket:
+        order: list[int] = []
+        while True:
+            if len(order) < batch_size:
+                order.extend(rng.permutation(len(sizes)).tolist())
+            yield order[:batch_size]
+            del order[:batch_size]
+    window = batch_size * BUCKET_BATCHES
+    while True:
+        order_array = rng.permutation(len(sizes))
+        batches = []
+        for start in range(0, len(order_array), window):
+            chunk = sorted(order_array[start : start + window].tolist(), key=lambda i: sizes[i])
+            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+        yield from (batches[i] for i in rng.permutation(len(batches)))
 
 
 def _optimiser(model: torch.nn.Module, settings: TrainSettings) -> tuple[torch.optim.Optimizer, LambdaLR]:
@@ -83,7 +114,7 @@ def train_predictor(
     device: str = "cpu",
 ) -> tuple[TrajectoryPredictor, dict[str, float]]:
     """Train a fresh model on prepared ``scenes`` (see :func:`prepare_scenes`) for ``settings.steps``
-    steps. Batches are drawn by epoch-wise shuffling seeded by ``settings.seed``; the model's initial
+    steps. Batches come from :func:`batch_stream` seeded by ``settings.seed``; the model's initial
     weights come from the same seed. Returns the model (eval mode) and ``{train_s, final_loss}``."""
     if not scenes:
         raise DataError("train_predictor: no training scenes")
@@ -91,15 +122,13 @@ def train_predictor(
     model = TrajectoryPredictor(config).to(device)
     optimiser, schedule = _optimiser(model, settings)
     rng = np.random.default_rng(settings.seed)
-    order: list[int] = []
+    sizes = [scene.agents.num_agents for scene in scenes]
+    batches = batch_stream(sizes, settings.batch_size, rng, settings.bucket_by_agents)
     losses: list[float] = []
     start = time.perf_counter()
     model.train()
     for _ in range(settings.steps):
-        if len(order) < settings.batch_size:
-            order.extend(rng.permutation(len(scenes)).tolist())
-        picked = [scenes[i] for i in order[: settings.batch_size]]
-        del order[: settings.batch_size]
+        picked = [scenes[i] for i in next(batches)]
         if settings.rotate_augmentation:
             picked = [rotate_scenario(s, float(rng.uniform(-np.pi, np.pi))) for s in picked]
         batch = collate_scenarios(picked, points_per_chunk).to(device)
