@@ -33,7 +33,7 @@ def test_anchor_is_the_velocity_extrapolated_in_the_world():
 
 def test_model_output_is_the_anchor_plus_the_decoder_offset():
     torch.manual_seed(0)
-    anchored = TrajectoryPredictor(small()).eval()
+    anchored = TrajectoryPredictor(small(anchor="constant_velocity")).eval()
     plain = TrajectoryPredictor(small(anchor="none")).eval()
     plain.load_state_dict(anchored.state_dict())
     batch = make_batch()
