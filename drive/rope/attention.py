@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from drive.rope.rotation import LAYOUTS, rotate
+from drive.rope.rotation import LAYOUTS, apply_rotation, cos_sin
 
 
 class RotaryAttention(nn.Module):
@@ -66,10 +66,14 @@ class RotaryAttention(nn.Module):
         q = self.q_proj(query).view(B, Nq, H, Dh)  # (B, Nq, H, Dh)
         k = self.k_proj(key_value).view(B, Nk, H, Dh)  # (B, Nk, H, Dh)
         v = self.v_proj(key_value).view(B, Nk, H, Dh)  # (B, Nk, H, Dh)
-        if query_angle is not None:
-            q = rotate(q, query_angle, self.layout, out=None if torch.is_grad_enabled() else q)
+        in_place = not torch.is_grad_enabled()
+        query_turn = None if query_angle is None else cos_sin(query_angle)  # (cos, sin) [B, Nq, H, S]
+        if query_turn is not None:
+            q = apply_rotation(q, *query_turn, self.layout, out=q if in_place else None)
         if key_angle is not None:
-            k = rotate(k, key_angle, self.layout, out=None if torch.is_grad_enabled() else k)
+            # Self-attention passes one angle tensor for both: one cos/sin, and one saved for backward.
+            key_turn = query_turn if key_angle is query_angle else cos_sin(key_angle)
+            k = apply_rotation(k, *key_turn, self.layout, out=k if in_place else None)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, N, Dh)
         mask = _combine_masks(key_padding_mask, attn_mask, B, Nq, Nk)  # (B, 1, Nq | 1, Nk) | None
         row_valid = None
