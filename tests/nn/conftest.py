@@ -1,14 +1,3 @@
-"""Run these tests single-threaded: their tensors are tiny, and on a busy 2-core machine OpenMP
-barriers between two intra-op threads cost seconds per test (measured: 12 s vs 0.04 s for one
-forward/backward of the small model)."""
+"""Tests here run single-threaded (see tests/threads.py)."""
 
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+from tests.threads import single_thread  # noqa: F401
