@@ -81,6 +81,14 @@ def model_config(args: argparse.Namespace) -> PredictorConfig:
     )
 
 
+def average(rows: list[dict], key: str) -> dict | None:
+    """Mean ADE_20 / FDE_20 of ``rows[i][key]`` over the scenes; None when a row lacks ``key`` (runs saved
+    before that column existed)."""
+    if any(key not in r for r in rows):
+        return None
+    return {k: sum(r[key][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")}
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         "| held-out scene | train windows | test windows | ours ADE_20 / FDE_20 | const. vel. | velocity fan"
@@ -97,14 +105,10 @@ def table(rows: list[dict]) -> str:
             f"{pair(r['constant_velocity'])} | {pair(r.get('velocity_fan'))} | {r['train_s']:.0f} |"
         )
 
-    def average(key: str) -> dict | None:
-        if any(key not in r for r in rows):
-            return None  # runs saved before this column existed
-        return {k: sum(r[key][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")}
-
     lines.append(
-        f"| **average** | | | **{pair(average('model'))}** | {pair(average('constant_velocity'))} | "
-        f"{pair(average('velocity_fan'))} | {sum(r['train_s'] for r in rows):.0f} |"
+        f"| **average** | | | **{pair(average(rows, 'model'))}** | "
+        f"{pair(average(rows, 'constant_velocity'))} | "
+        f"{pair(average(rows, 'velocity_fan'))} | {sum(r['train_s'] for r in rows):.0f} |"
     )
     for name, ade, fde in PUBLISHED:
         lines.append(f"| {name} (published average) | | | {ade:.2f} / {fde:.2f} | | | |")
@@ -146,13 +150,9 @@ def main(argv: list[str] | None = None) -> dict:
         "facts": machine_facts(args.device),
         "setup": {k: v for k, v in vars(args).items() if k not in ("json",)},
         "rows": rows,
-        "average": {k: sum(r["model"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")},
-        "constant_velocity_average": {
-            k: sum(r["constant_velocity"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")
-        },
-        "velocity_fan_average": {
-            k: sum(r["velocity_fan"][k] for r in rows) / len(rows) for k in ("ADE_20", "FDE_20")
-        },
+        "average": average(rows, "model"),
+        "constant_velocity_average": average(rows, "constant_velocity"),
+        "velocity_fan_average": average(rows, "velocity_fan"),
         "published": [{"method": n, "ADE_20": a, "FDE_20": f} for n, a, f in PUBLISHED],
         "total_s": time.perf_counter() - start,
     }
