@@ -72,7 +72,8 @@ def time_call(fn, repeats: int, device: str) -> list[float]:
 
 def flop_breakdown(model: TrajectoryPredictor, batch) -> dict[str, float]:
     """GFLOP of one forward pass (the matrix products; torch's counter skips the CPU attention kernel), in
-    total and per submodule two levels down (``encoder.temporal``, ``decoder.refine_layers``, ...)."""
+    total and per submodule two levels down (``encoder.temporal``, ``decoder.refine_layers``, ...), plus
+    ``other``: products outside those submodules."""
     with torch.inference_mode(), FlopCounterMode(display=False) as counter:
         model(batch)
     out = {"total": counter.get_total_flops() / 1e9}
@@ -83,6 +84,8 @@ def flop_breakdown(model: TrajectoryPredictor, batch) -> dict[str, float]:
         if parts[0] == "TrajectoryPredictor" and whole:
             key = ".".join(parts[1:3])
             out[key] = out.get(key, 0.0) + sum(counts.values()) / 1e9
+    # Products run by a part's parent itself (the rotary angle tables, computed once per forward).
+    out["other"] = max(out["total"] - sum(v for k, v in out.items() if k != "total"), 0.0)
     return out
 
 

@@ -10,8 +10,9 @@ def rope_angles(positions: Tensor, frequencies: Tensor) -> Tensor:
     """Rotation angles ``[..., H, S]`` (fp32; fp64 if either input is fp64) for ``positions [..., A]``
     (any real-valued axes: steps, metres, radians) and frequencies ``F [H, S, A]``.
 
-    Integer positions are converted exactly to fp32 (|p| < 2^24). Autocast is disabled here so angles
-    never drop to half precision, whose rounding at large positions would destroy relative encoding.
+    Integer positions are converted exactly (|p| < 2^53; 2^24 on MPS). Angles never pass through half
+    precision (autocast leaves fp64 alone and is disabled on the MPS path), whose rounding at large
+    positions would destroy relative encoding.
     """
     if frequencies.dim() != 3:
         raise ValueError(f"frequencies must be [H, S, num_axes], got shape {tuple(frequencies.shape)}")
@@ -22,10 +23,16 @@ def rope_angles(positions: Tensor, frequencies: Tensor) -> Tensor:
             f" got shape {tuple(positions.shape)}"
         )
     dtype = torch.promote_types(torch.promote_types(positions.dtype, frequencies.dtype), torch.float32)
-    with torch.autocast(device_type=positions.device.type, enabled=False):
+    num_heads, num_slots, _ = frequencies.shape
+    if positions.device.type != "mps":
+        # One matrix product in fp64: products of fp32 values are exact there, the sum is rounded once,
+        # and neither autocast nor a reduced-precision matmul mode (TF32, bf16) touches fp64.
+        flat = frequencies.to(torch.float64).reshape(-1, frequencies.shape[-1]).T  # (A, H*S)
+        angle = torch.matmul(positions.to(torch.float64), flat)  # (..., H*S)
+        return angle.to(dtype).view(*positions.shape[:-1], num_heads, num_slots)  # (..., H, S)
+    with torch.autocast(device_type=positions.device.type, enabled=False):  # MPS has no fp64
         p = positions.to(dtype)
         f = frequencies.to(dtype)
-        # A sum of per-axis products rather than a matmul: exact fp32 products, never TF32.
         angle = p[..., 0, None, None] * f[..., 0]  # (..., H, S)
         for axis in range(1, f.shape[-1]):
             angle = angle + p[..., axis, None, None] * f[..., axis]  # (..., H, S)

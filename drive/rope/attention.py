@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from drive.rope.rotation import LAYOUTS, apply_rotation, cos_sin
+from drive.rope.rotor import rotate_query_key_, rotor_path_applies
 
 
 class RotaryAttention(nn.Module):
@@ -63,17 +64,12 @@ class RotaryAttention(nn.Module):
         B, Nq, _ = query.shape
         Nk = key_value.shape[1]
         H, Dh = self.num_heads, self.head_dim
-        q = self.q_proj(query).view(B, Nq, H, Dh)  # (B, Nq, H, Dh)
-        k = self.k_proj(key_value).view(B, Nk, H, Dh)  # (B, Nk, H, Dh)
+        # Projected from 2-D inputs, q and k are fresh tensors (not views), which the rotation may overwrite.
+        q = self.q_proj(query.reshape(B * Nq, query.shape[-1]))  # (B*Nq, H*Dh)
+        k = self.k_proj(key_value.reshape(B * Nk, key_value.shape[-1]))  # (B*Nk, H*Dh)
+        q, k = self._rotate(q, k, query_angle, key_angle, (B, Nq, Nk))
+        # v only now: the rotation's transient tables are gone before another N x D tensor exists.
         v = self.v_proj(key_value).view(B, Nk, H, Dh)  # (B, Nk, H, Dh)
-        in_place = not torch.is_grad_enabled()
-        query_turn = None if query_angle is None else cos_sin(query_angle)  # (cos, sin) [B, Nq, H, S]
-        if query_turn is not None:
-            q = apply_rotation(q, *query_turn, self.layout, out=q if in_place else None)
-        if key_angle is not None:
-            # Self-attention passes one angle tensor for both: one cos/sin, and one saved for backward.
-            key_turn = query_turn if key_angle is query_angle else cos_sin(key_angle)
-            k = apply_rotation(k, *key_turn, self.layout, out=k if in_place else None)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, N, Dh)
         mask = _combine_masks(key_padding_mask, attn_mask, B, Nq, Nk)  # (B, 1, Nq | 1, Nk) | None
         row_valid = None
@@ -95,6 +91,48 @@ class RotaryAttention(nn.Module):
                 weights = weights * row_valid.to(weights.dtype)  # (B, H, Nq, Nk)
             return out, weights
         return out
+
+    def _rotate(
+        self,
+        q: Tensor,
+        k: Tensor,
+        query_angle: Tensor | None,
+        key_angle: Tensor | None,
+        sizes: tuple[int, int, int],
+    ) -> tuple[Tensor, Tensor]:
+        """``q [B*Nq, H*Dh]``, ``k [B*Nk, H*Dh]``, fresh from their projections, rotated by their angles;
+        returns ``q [B, Nq, H, Dh]``, ``k [B, Nk, H, Dh]``. ``sizes`` = (B, Nq, Nk)."""
+        B, Nq, Nk = sizes
+        H, Dh = self.num_heads, self.head_dim
+        if (
+            self.layout == "interleaved"
+            and rotor_path_applies(q, query_angle, Dh)
+            and rotor_path_applies(k, key_angle, Dh)
+        ):
+            query_rows = _rows(query_angle, B, Nq)  # (B*Nq, H | 1, S) | None
+            # The same tensor for both keeps self-attention at one rotor table, computed once.
+            key_rows = query_rows if key_angle is query_angle else _rows(key_angle, B, Nk)
+            q, k = rotate_query_key_(q, k, query_rows, key_rows, H)
+            return q.view(B, Nq, H, Dh), k.view(B, Nk, H, Dh)
+        q, k = q.view(B, Nq, H, Dh), k.view(B, Nk, H, Dh)
+        in_place = not torch.is_grad_enabled()
+        query_turn = None if query_angle is None else cos_sin(query_angle)  # (cos, sin) [B, Nq, H, S]
+        if query_turn is not None:
+            q = apply_rotation(q, *query_turn, self.layout, out=q if in_place else None)
+        if key_angle is not None:
+            # Self-attention passes one angle tensor for both: one cos/sin, and one saved for backward.
+            key_turn = query_turn if key_angle is query_angle else cos_sin(key_angle)
+            k = apply_rotation(k, *key_turn, self.layout, out=k if in_place else None)
+        return q, k
+
+
+def _rows(angle: Tensor | None, batch: int, length: int) -> Tensor | None:
+    """``angle [B | 1, N, H | 1, S]`` -> ``[B*N, H | 1, S]``, one row per token of the flat projections."""
+    if angle is None:
+        return None
+    if angle.shape[0] != batch or angle.shape[1] != length:
+        angle = angle.expand(batch, length, *angle.shape[-2:])
+    return angle.flatten(0, 1)
 
 
 def _combine_masks(

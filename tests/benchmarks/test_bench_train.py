@@ -44,9 +44,11 @@ def test_flop_parts_add_up_to_the_total():
     small = collate_scenarios([crop_scenario(synthetic_scene(4, 3), 11, 80)])
     large = collate_scenarios([crop_scenario(synthetic_scene(8, 3), 11, 80)])
     flops = bench.flop_breakdown(model, small)
-    parts = sum(v for k, v in flops.items() if k != "total")
+    parts = sum(v for k, v in flops.items() if k not in ("total", "other"))
     assert flops["total"] > 0
-    assert parts == pytest.approx(flops["total"], rel=1e-6)
+    # The submodules hold all but the angle tables' small products.
+    assert parts == pytest.approx(flops["total"], rel=1e-2)
+    assert parts + flops["other"] == pytest.approx(flops["total"], rel=1e-6)
     # Agent-dependent parts grow with the number of agents; the map's do not.
     more = bench.flop_breakdown(model, large)
     assert more["encoder.temporal"] == pytest.approx(2 * flops["encoder.temporal"], rel=1e-6)

@@ -108,7 +108,8 @@ def edit_rotary(module: RotaryAttention, edit: RotaryEdit) -> Iterator[None]:
 
     def k_hook(mod, args, output):
         index = state["index"]  # (B, Nk)
-        return output.gather(1, index[..., None].expand_as(output))  # (B, Nk, D): keys moved, not values
+        keys = output.view(*index.shape, -1)  # (B, Nk, D), whether projected as [B, Nk, D] or [B*Nk, D]
+        return keys.gather(1, index[..., None].expand_as(keys)).view_as(output)  # keys moved, not values
 
     handles = [module.register_forward_pre_hook(pre_hook, with_kwargs=True)]
     if edit.kind == "content":
