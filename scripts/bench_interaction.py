@@ -9,11 +9,13 @@ torch but never run a tensor operation (so no thread pool is inherited). The chi
 inputs, runs a small warm-up, resets the kernel's peak-RSS counter (``/proc/self/clear_refs`` = 5,
 Linux ≥ 4.0), records its RSS, runs the configuration once and reads ``VmHWM``: peak bytes = VmHWM
 minus the RSS just before the run, i.e. everything the layer touched on top of its parameters and
-inputs, whichever allocator served it (``peak_mem_bytes``). A second child repeats the memory run with
-glibc's mmap threshold pinned at 128 KiB (``peak_live_bytes``): glibc otherwise raises the threshold
-after freeing a large block, so freed temporaries can stay resident as heap holes and the peak depends
-on the order of allocations; pinned, it follows the tensors alive at the peak. Memory, CUDA:
-``torch.cuda.max_memory_allocated`` minus the allocation before the run. Time: median of repeated runs
+inputs, whichever allocator served it (``peak_mem_bytes``). Pages are coarse and glibc keeps freed
+blocks resident as heap holes after it raises its mmap threshold, so this peak depends on the order of
+allocations. Hence a second figure, ``peak_tensor_bytes``: after the timing runs, one more run under
+``torch.profiler`` with ``profile_memory=True``, whose allocation and free events give the peak of the
+bytes held by tensors above the level before the run, exact at any N (the CPU counterpart of
+``torch.cuda.max_memory_allocated``). Memory, CUDA: ``torch.cuda.max_memory_allocated`` minus the
+allocation before the run, for both. Time: median of repeated runs
 after that one.
 
 Usage::
@@ -95,19 +97,19 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def pin_malloc_mmap_threshold(threshold_bytes: int = 128 << 10) -> bool:
-    """Make glibc serve every allocation of ``threshold_bytes`` or more by its own mapping, returned to
-    the system when freed. By default the threshold adapts upwards after each such free, so later
-    tensors of that size come from the heap, and freed temporaries stay resident as heap holes: peak RSS
-    then depends on the order of allocations. Pinned, peak RSS follows the live tensors."""
-    try:
-        import ctypes
+def peak_tensor_bytes(run) -> int:
+    """Peak of the bytes held by tensors while ``run()`` executes, above the level before it, from the
+    profiler's allocation (+) and free (-) events in time order."""
+    from torch.profiler import ProfilerActivity, profile
 
-        libc = ctypes.CDLL("libc.so.6")
-        m_mmap_threshold = -3  # from <malloc.h>
-        return bool(libc.mallopt(m_mmap_threshold, threshold_bytes))
-    except (OSError, AttributeError):
-        return False
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    held = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        held += event.nbytes()
+        peak = max(peak, held)
+    return peak
 
 
 def measure(
@@ -118,9 +120,8 @@ def measure(
     max_seconds: float,
     device: str,
     threads: int,
-    memory_only: bool = False,
 ) -> dict:
-    """Run one configuration in this process; returns a result row (``memory_only``: no timing runs)."""
+    """Run one configuration in this process; returns a result row."""
     dev = torch.device(device)
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -151,7 +152,7 @@ def measure(
     budget_end = time.perf_counter() + max_seconds
     # At least ``repeats`` runs and 0.5 s of samples (up to 200 runs) for fast rows; rows slower than the
     # budget keep the single memory run as their time.
-    runs = 0 if first_s > max_seconds or memory_only else 200
+    runs = 0 if first_s > max_seconds else 200
     for index in range(runs):
         spent = sum(times)
         if index >= repeats and (spent > 0.5 or time.perf_counter() > budget_end):
@@ -161,11 +162,15 @@ def measure(
         _sync(dev)
         times.append(time.perf_counter() - start)
         cpu_times.append(time.process_time() - cpu_start)
+    tensor_peak = (
+        peak if dev.type == "cuda" else peak_tensor_bytes(lambda: _step(layer, tokens, pos, heading, mode))
+    )
     return {
         "encoding": encoding,
         "num_agents": num_agents,
         "mode": mode,
         "peak_mem_bytes": int(max(peak, 0)),
+        "peak_tensor_bytes": int(tensor_peak),
         "median_s": statistics.median(times or [first_s]),
         "min_s": min(times or [first_s]),
         "runs": len(times) or 1,
@@ -176,20 +181,18 @@ def measure(
     }
 
 
-def _child(conn, *args, pinned: bool = False) -> None:
+def _child(conn, *args) -> None:
     try:
-        if pinned and not pin_malloc_mmap_threshold():
-            raise RuntimeError("mallopt is not available (not glibc)")
-        conn.send(("ok", measure(*args, memory_only=pinned)))
+        conn.send(("ok", measure(*args)))
     except Exception as err:  # reported by the parent as a skipped configuration
         conn.send(("error", f"{type(err).__name__}: {err}"))
     conn.close()
 
 
-def run_isolated(*args, pinned: bool = False) -> tuple[str, dict | str]:
+def run_isolated(*args) -> tuple[str, dict | str]:
     ctx = mp.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child_conn, *args), kwargs={"pinned": pinned})
+    proc = ctx.Process(target=_child, args=(child_conn, *args))
     proc.start()
     child_conn.close()
     try:
@@ -228,11 +231,6 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="intra-op threads per run (1 keeps timings stable on a shared machine)",
     )
-    parser.add_argument(
-        "--no-live-memory",
-        action="store_true",
-        help="skip the second memory run per row with glibc's mmap threshold pinned (CPU)",
-    )
     parser.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, 3 repeats (< 2 minutes)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
@@ -267,11 +265,6 @@ def main(argv: list[str] | None = None) -> int:
                 if status != "ok":
                     skipped.append((encoding, n, mode, payload))
                     continue
-                if args.device == "cpu" and not args.no_live_memory:
-                    live_status, live = run_isolated(
-                        encoding, n, mode, repeats, max_seconds, args.device, args.threads, pinned=True
-                    )
-                    payload["peak_live_bytes"] = live["peak_mem_bytes"] if live_status == "ok" else None
                 rows.append(payload)
                 last[encoding] = payload
                 print(
@@ -295,10 +288,10 @@ def _ratios(rows: list[dict]) -> dict[tuple, dict]:
         ref = base.get((r["num_agents"], r["mode"]))
         if ref:
             cpu = r.get("median_cpu_s"), ref.get("median_cpu_s")
-            live = r.get("peak_live_bytes"), ref.get("peak_live_bytes")
+            tensor = r.get("peak_tensor_bytes"), ref.get("peak_tensor_bytes")
             out[(r["encoding"], r["num_agents"], r["mode"])] = {
                 "mem": r["peak_mem_bytes"] / max(ref["peak_mem_bytes"], 1),
-                "live": live[0] / max(live[1], 1) if live[0] is not None and live[1] is not None else None,
+                "tensor": tensor[0] / max(tensor[1], 1) if None not in tensor else None,
                 "time": r["median_s"] / ref["median_s"],
                 "min": r["min_s"] / ref["min_s"],
                 "cpu": cpu[0] / cpu[1] if cpu[0] and cpu[1] else None,
@@ -312,8 +305,8 @@ def print_table(rows: list[dict], skipped: list[tuple]) -> None:
     threads = rows[0]["threads"] if rows else "-"
     print(f"torch {torch.__version__}, {threads} thread(s) per run, device {device}")
     print(
-        "| encoding | N | mode | peak memory (MiB) | pinned-malloc peak (MiB) | median time (ms) "
-        "| memory / absolute | pinned memory / absolute | median time / absolute | min time / absolute "
+        "| encoding | N | mode | peak RSS (MiB) | peak tensor memory (MiB) | median time (ms) "
+        "| RSS / absolute | tensor memory / absolute | median time / absolute | min time / absolute "
         "| CPU time / absolute |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -323,15 +316,15 @@ def print_table(rows: list[dict], skipped: list[tuple]) -> None:
         if ratio:
             cells = [
                 f"{ratio['mem']:.2f}",
-                f"{ratio['live']:.2f}" if ratio["live"] is not None else "-",
+                f"{ratio['tensor']:.2f}" if ratio["tensor"] is not None else "-",
                 f"{ratio['time']:.2f}",
                 f"{ratio['min']:.2f}",
                 f"{ratio['cpu']:.2f}" if ratio["cpu"] else "-",
             ]
-        live = r.get("peak_live_bytes")
+        tensor = r.get("peak_tensor_bytes")
         print(
             f"| {r['encoding']} | {r['num_agents']} | {r['mode']} | {r['peak_mem_bytes'] / 2**20:.2f} | "
-            f"{'-' if live is None else f'{live / 2**20:.2f}'} | {r['median_s'] * 1e3:.2f} | "
+            f"{'-' if tensor is None else f'{tensor / 2**20:.2f}'} | {r['median_s'] * 1e3:.2f} | "
             f"{' | '.join(cells)} |"
         )
     for encoding, n, mode, why in skipped:

@@ -1,0 +1,42 @@
+"""The interaction benchmark's tensor-memory accounting."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_interaction.py"
+
+
+def _bench_interaction():
+    spec = importlib.util.spec_from_file_location("bench_interaction", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_peak_tensor_bytes_is_the_largest_simultaneous_holding() -> None:
+    bench = _bench_interaction()
+
+    def sequential() -> None:  # 4 KB, freed, then 8 KB: the peak is 8 KB, not their sum
+        a = torch.empty(1024)
+        del a
+        b = torch.empty(2048)
+        del b
+
+    def overlapping() -> None:  # 4 KB and 8 KB alive together
+        a = torch.empty(1024)
+        b = torch.empty(2048)
+        del a, b
+
+    assert bench.peak_tensor_bytes(sequential) == 8192
+    assert bench.peak_tensor_bytes(overlapping) == 4096 + 8192
+
+
+def test_a_row_reports_both_memory_figures() -> None:
+    bench = _bench_interaction()
+    row = bench.measure("drope_rope", 16, "fwdbwd", repeats=1, max_seconds=0.1, device="cpu", threads=1)
+    assert row["peak_tensor_bytes"] > 0 and row["peak_mem_bytes"] >= 0
+    assert row["median_s"] > 0
