@@ -122,41 +122,39 @@ def transform(
     x: torch.Tensor, terms: PoseTerms, kind: str, extra: torch.Tensor | None = None
 ) -> torch.Tensor:
     """``apply_pose(pose_matrices(pos, heading, block_scale, harmonics, kind), x, extra)`` written
-    elementwise into one output tensor: ``x [B, N, H, w]``, ``terms = pose_terms(pos, heading, ...)``.
+    elementwise: ``x [B, N, H, w]``, ``terms = pose_terms(pos, heading, ...)``.
 
-    No per-token matrices and no tensor-sized temporaries beyond the output; under autograd the
-    products save only per-token cos, sin and shifts, not copies of ``x``.
+    No per-token matrices; the transformed channels are computed from per-token cos, sin and shifts
+    (which is all the products save for backward, not copies of ``x``) and joined with the untouched
+    channels by one concatenation, whose backward only slices the gradient.
     """
     if kind not in POSE_KINDS:
         raise ConfigError(f"kind must be one of {POSE_KINDS}, got {kind!r}")
-    b, n, h, w = x.shape
     nb, nr = terms.tx.shape[-1], terms.rot_cos.shape[-1]
     used = 3 * nb + 2 * nr
-    out = x.new_empty(b, n, h, w + (0 if extra is None else extra.shape[-1]))
-    out[..., used:w] = x[..., used:]
-    if extra is not None:
-        out[..., w:] = extra
     backwards = kind == "output"  # ρ^{-1} rotates by −ψ; ρ and ρ^{-T} by +ψ
     cos, sin = terms.cos, -terms.sin if backwards else terms.sin
+    parts = []
     if nb:
         tx, ty = terms.tx, terms.ty  # (B, N, 1, Nb)
         hom = x[..., : 3 * nb].unflatten(-1, (nb, 3))  # (B, N, H, Nb, 3)
         ax, ay, c = hom[..., 0], hom[..., 1], hom[..., 2]  # (B, N, H, Nb)
-        dst = out[..., : 3 * nb].unflatten(-1, (nb, 3))
         if kind == "output":  # Rᵀ (a − t c)
             ax, ay = ax - tx * c, ay - ty * c
         rx, ry = cos * ax - sin * ay, sin * ax + cos * ay
         if kind == "key":  # R a + t c
             rx, ry = rx + tx * c, ry + ty * c
-        dst[..., 0], dst[..., 1] = rx, ry
-        dst[..., 2] = c - (tx * rx + ty * ry) if kind == "query" else c  # query: c − tᵀ R a
+        rc = c - (tx * rx + ty * ry) if kind == "query" else c  # query: c − tᵀ R a
+        parts.append(torch.stack([rx, ry, rc], dim=-1).flatten(-2))  # (B, N, H, 3 Nb)
     if nr:
-        rc, rs = terms.rot_cos, -terms.rot_sin if backwards else terms.rot_sin  # (B, N, 1, Nr)
+        rot_c, rot_s = terms.rot_cos, -terms.rot_sin if backwards else terms.rot_sin  # (B, N, 1, Nr)
         rot = x[..., 3 * nb : used].unflatten(-1, (nr, 2))  # (B, N, H, Nr, 2)
-        dst = out[..., 3 * nb : used].unflatten(-1, (nr, 2))
-        dst[..., 0] = rc * rot[..., 0] - rs * rot[..., 1]
-        dst[..., 1] = rs * rot[..., 0] + rc * rot[..., 1]
-    return out
+        u, v = rot[..., 0], rot[..., 1]
+        parts.append(torch.stack([rot_c * u - rot_s * v, rot_s * u + rot_c * v], dim=-1).flatten(-2))
+    parts.append(x[..., used:])
+    if extra is not None:
+        parts.append(extra)
+    return torch.cat(parts, dim=-1)  # (B, N, H, w + e)
 
 
 def distance_features(pos: torch.Tensor, beta: torch.Tensor, scale: float, as_query: bool) -> torch.Tensor:
@@ -258,6 +256,7 @@ class SE2Attention(nn.Module):
             dropout_p=self.dropout if self.training else 0.0,
             scale=score_scale,
         ).transpose(1, 2)  # (B, Nq, H, dh)
+        del q, k, v  # without autograd nothing else holds them: freed before the output transform
         out = transform(out, q_terms, "output").reshape(b, nq, d)
         out = self.out_proj(out)
         if has_key is not None:  # a query with nothing to attend to outputs zeros

@@ -83,6 +83,7 @@ class RotaryAttention(nn.Module):
         else:
             scale = None if logit_scale == 1.0 else logit_scale / math.sqrt(Dh)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+        del q, k, v  # without autograd nothing else holds them: freed before the output projection
         out = self.out_proj(out.transpose(1, 2).reshape(B, Nq, H * Dh))  # (B, Nq, D)
         if row_valid is not None:
             out = out * row_valid[:, 0].to(out.dtype)  # (B, Nq, D): rows with no key are exactly zero
