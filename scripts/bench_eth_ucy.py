@@ -49,7 +49,14 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-train", type=int, default=None, help="training windows per split (default all)")
-    p.add_argument("--max-test", type=int, default=None, help="test windows per split (default all)")
+    p.add_argument(
+        "--max-test", type=int, default=None, help="test (and val) windows per split (default all)"
+    )
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="also score each model on the split's val files (model_val): choose configurations by these",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG figure of the results here")
@@ -137,12 +144,17 @@ def main(argv: list[str] | None = None) -> dict:
     )
     rows = []
     for scene in args.scenes:
-        row = run_scene(args.root, scene, config, settings, args.max_train, args.max_test, args.device)
+        row = run_scene(
+            args.root, scene, config, settings, args.max_train, args.max_test, args.device, args.validate
+        )
         rows.append(row)
         m, cv = row["model"], row["constant_velocity"]
+        val = row.get("model_val")
         print(
             f"{scene:<6} ADE_20/FDE_20 {m['ADE_20']:.3f}/{m['FDE_20']:.3f} m "
-            f"(const. vel. {cv['ADE_20']:.3f}/{cv['FDE_20']:.3f}); train {row['train_s']:.0f} s",
+            f"(const. vel. {cv['ADE_20']:.3f}/{cv['FDE_20']:.3f})"
+            + (f"; val {val['ADE_20']:.3f}/{val['FDE_20']:.3f}" if val else "")
+            + f"; train {row['train_s']:.0f} s",
             flush=True,
         )
     result = {

@@ -34,12 +34,17 @@ PUBLISHED = (
 )
 
 
+def load_windows(root: str, scene: str, split: str, limit: int | None = None):
+    """Prepared windows of one part of the leave-one-out split that holds out ``scene``: ``train``, ``val``
+    (the training scenes' validation files: for choosing a configuration without looking at the test
+    scene) or ``test`` (the held-out scene)."""
+    data = EthUcyDataModule(root=root, scene=scene, num_history_steps=HISTORY, num_future_steps=FUTURE)
+    return prepare_scenes(data.load_split(split)[:limit], HISTORY, FUTURE)
+
+
 def load_scene(root: str, scene: str, max_train: int | None = None, max_test: int | None = None):
     """``(train, test)`` prepared windows of the leave-one-out split that holds out ``scene``."""
-    data = EthUcyDataModule(root=root, scene=scene, num_history_steps=HISTORY, num_future_steps=FUTURE)
-    train = prepare_scenes(data.load_split("train")[:max_train], HISTORY, FUTURE)
-    test = prepare_scenes(data.load_split("test")[:max_test], HISTORY, FUTURE)
-    return train, test
+    return load_windows(root, scene, "train", max_train), load_windows(root, scene, "test", max_test)
 
 
 def score(test, predictions) -> dict[str, float]:
@@ -55,17 +60,23 @@ def run_scene(
     max_train: int | None = None,
     max_test: int | None = None,
     device: str = "cpu",
+    validate: bool = False,
 ) -> dict:
     """Train on ``scene``'s leave-one-out training split and score the model and two baselines on the
     held-out scene: constant velocity (20 identical samples, so its best-of-20 equals its single-sample
     error) and the untrained velocity fan (20 lines: the model's initial ``velocity_fan`` anchor with the
-    config's angles and speeds, so the table shows what training adds to it)."""
+    config's angles and speeds, so the table shows what training adds to it). ``validate`` also scores
+    the model on the split's ``val`` files (``model_val``)."""
     train, test = load_scene(root, scene, max_train, max_test)
     config = replace(config, num_future_steps=FUTURE, num_modes=NUM_SAMPLES)
     model, info = train_predictor(config, train, settings, device=device)
     start = time.perf_counter()
     model_scores = score(test, predict(model, test, batch_size=64, device=device))
     eval_s = time.perf_counter() - start
+    if validate:
+        val = load_windows(root, scene, "val", max_test)
+        info = {**info, "num_val_windows": len(val)}
+        info["model_val"] = score(val, predict(model, val, batch_size=64, device=device))
     baseline = score(test, lambda s: constant_velocity(s, FUTURE, NUM_SAMPLES))
     fan = score(
         test,

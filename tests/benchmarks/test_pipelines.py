@@ -99,18 +99,29 @@ def test_predictions_never_read_the_future(scenes):
     np.testing.assert_allclose(pa.trajectory, pb.trajectory, atol=1e-5)
 
 
-def _write_eth_ucy(root, rng):
-    """A tiny leave-one-out tree: two pedestrians walking straight, 40 frames per file."""
+def _write_eth_ucy(root, rng, val_frames: int = 40):
+    """A tiny leave-one-out tree: two pedestrians walking straight, 40 frames per file (``val_frames`` in
+    the val files)."""
     for scene in ("eth", "hotel"):
         for split in ("train", "val", "test"):
             folder = root / scene / split
             folder.mkdir(parents=True)
             lines = []
-            for frame in range(0, 400, 10):
+            for frame in range(0, 10 * (val_frames if split == "val" else 40), 10):
                 for ped, (x0, vx) in enumerate(((0.0, 1.2), (5.0, -0.8))):
                     x = x0 + vx * 0.04 * frame + rng.normal(0, 0.001)
                     lines.append(f"{frame}\t{ped}\t{x:.3f}\t{ped * 2.0:.3f}")
             (folder / f"{split}.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_eth_ucy_validation_scores_the_val_files(tmp_path):
+    _write_eth_ucy(tmp_path, np.random.default_rng(1), val_frames=30)
+    config = dataclasses.replace(TINY, num_future_steps=12)
+    settings = TrainSettings(steps=1, batch_size=4)
+    row = run_scene(str(tmp_path), "eth", config, settings, validate=True)
+    assert row["num_val_windows"] == 11  # 30 frames - 20 + 1: the val files, not train or test (21)
+    assert set(row["model_val"]) == {"ADE_20", "FDE_20"}
+    assert "model_val" not in run_scene(str(tmp_path), "eth", config, settings, max_test=5)
 
 
 def test_eth_ucy_path(tmp_path):
