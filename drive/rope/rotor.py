@@ -85,22 +85,26 @@ def _pairs(x: Tensor, num_heads: int, num_slots: int) -> Tensor:
     return torch.view_as_complex(x.view(x.shape[0], num_heads, pairs_per_head, 2)).narrow(-1, 0, num_slots)
 
 
+def _needs_copy(x: Tensor) -> bool:
+    """Views and leaves that want gradients cannot be overwritten under autograd."""
+    return x._base is not None or (x.is_leaf and x.requires_grad)
+
+
 class _RotateQueryKey(torch.autograd.Function):
     """Rotation of q and k in one node, saving only the angles: the rotors are recomputed in backward,
     whose inverse rotation writes new tensors (incoming gradients may be read elsewhere). q and k are
-    overwritten unless they are views (a wrapped projection may return one), which autograd lets a
-    two-output node modify only through a copy."""
+    overwritten unless they are views (a wrapped projection may return one; autograd lets a two-output
+    node modify those only through a copy) or leaves that want gradients."""
 
     @staticmethod
     def forward(
         ctx, q: Tensor, k: Tensor, query_angle: Tensor | None, key_angle: Tensor | None, num_heads: int
     ) -> tuple[Tensor, Tensor]:
-        q_out = q.clone() if query_angle is not None and q._base is not None else q
-        k_out = k.clone() if key_angle is not None and k._base is not None else k
+        q_out = q.clone() if query_angle is not None and _needs_copy(q) else q
+        k_out = k.clone() if key_angle is not None and _needs_copy(k) else k
         _rotate_both_(q_out, k_out, query_angle, key_angle, num_heads, inverse=False)
-        ctx.mark_dirty(
-            *(x for x, angle in ((q, query_angle), (k, key_angle)) if x._base is None and angle is not None)
-        )
+        turned = ((q, q_out, query_angle), (k, k_out, key_angle))
+        ctx.mark_dirty(*(x for x, out, angle in turned if out is x and angle is not None))
         ctx.shared, ctx.num_heads = key_angle is query_angle, num_heads
         ctx.save_for_backward(query_angle, None if ctx.shared else key_angle)
         return q_out, k_out

@@ -131,6 +131,16 @@ def test_views_under_autograd_are_rotated_into_copies() -> None:
     assert base.grad is not None
 
 
+def test_leaves_wanting_gradients_are_rotated_into_copies() -> None:
+    q = torch.randn(4, 16, dtype=torch.float64, requires_grad=True)
+    k = torch.randn(4, 16, dtype=torch.float64, requires_grad=True)
+    angle = torch.randn(4, 2, 3, dtype=torch.float64)
+    before = q.detach().clone()
+    q_rot, k_rot = rotate_query_key_(q, k, angle, None, num_heads=2)
+    assert torch.equal(q.detach(), before) and k_rot is not q_rot
+    assert torch.autograd.gradcheck(lambda q, k: rotate_query_key_(q, k, angle, angle, num_heads=2), (q, k))
+
+
 def test_empty_token_sets() -> None:
     module = RotaryAttention(8, 2, layout="interleaved")
     x = torch.randn(1, 0, 8, requires_grad=True)
