@@ -19,6 +19,9 @@ class RotaryAttention(nn.Module):
 
     Angles are ``[B, N, H, S]`` with S ≤ head_dim/2: the first 2S channels of each head are rotated
     (``layout`` within those), the rest are position-free. ``None`` angles mean no rotation.
+
+    ``q_proj`` and ``k_proj`` run on the tokens flattened to ``[B*N, D]`` (their outputs are then fresh
+    tensors that the interleaved layout rotates in place); hooks on them see that shape.
     """
 
     def __init__(
