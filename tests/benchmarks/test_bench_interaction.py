@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_interaction.py"
+from tests.benchmarks.scripts import load_script
 
 
 def _bench_interaction():
-    spec = importlib.util.spec_from_file_location("bench_interaction", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_interaction")
 
 
 def test_peak_tensor_bytes_is_the_largest_simultaneous_holding() -> None:

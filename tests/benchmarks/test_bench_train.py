@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from drive.benchmarks import synthetic_scene
 from drive.data.batch import collate_scenarios
 from drive.models import PredictorConfig, TrajectoryPredictor
 from drive.training.scenes import crop_scenario
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_train.py"
+from tests.benchmarks.scripts import load_script
 
 
 def _bench_train():
-    spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_train")
 
 
 @pytest.mark.parametrize("num_agents,num_chunks", [(3, 4), (5, 0)])

@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from drive.rope import RotaryAttention, rope_angles, rotate
 from drive.rope.rotor import rotate_query_key_, rotor_path_applies, rotors
+from tests.rope.test_attention import _slow_reference
 
 
 def _reference(module: RotaryAttention, query, key_value, q_angle, k_angle):
-    """RotaryAttention written with the general ``rotate`` (its own autograd Function) and plain SDPA."""
-    B, Nq, D = query.shape
-    Nk, H, Dh = key_value.shape[1], module.num_heads, module.head_dim
-    q = module.q_proj(query).view(B, Nq, H, Dh)
-    k = module.k_proj(key_value).view(B, Nk, H, Dh)
-    v = module.v_proj(key_value).view(B, Nk, H, Dh)
-    if q_angle is not None:
-        q = rotate(q, q_angle, "interleaved")
-    if k_angle is not None:
-        k = rotate(k, k_angle, "interleaved")
-    out = F.scaled_dot_product_attention(*(t.transpose(1, 2) for t in (q, k, v)))
-    return module.out_proj(out.transpose(1, 2).reshape(B, Nq, D))
+    """RotaryAttention written out with the general ``rotate`` (its own autograd Function)."""
+    return _slow_reference(module, query, key_value, q_angle, k_angle, None, None)
 
 
 def _grads(module: RotaryAttention, query: torch.Tensor, key_value: torch.Tensor, out: torch.Tensor):
