@@ -40,6 +40,20 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-heads", type=int, default=2)
     p.add_argument("--layers", type=int, default=1, help="temporal and interaction layers each")
     p.add_argument("--refine", action="store_true", help="add the decoder's refinement stage")
+    p.add_argument("--xy-slots", type=int, default=2, help="rotary pairs per head on x/y (half each)")
+    p.add_argument("--heading-slots", type=int, default=2, help="rotary pairs per head on the heading")
+    p.add_argument(
+        "--min-wavelength-m",
+        type=float,
+        default=PredictorConfig.min_wavelength_m,
+        help="shortest x/y rotary wavelength (metres)",
+    )
+    p.add_argument(
+        "--max-wavelength-m",
+        type=float,
+        default=PredictorConfig.max_wavelength_m,
+        help="longest x/y rotary wavelength (metres)",
+    )
     p.add_argument(
         "--anchor", default="velocity_fan", choices=ANCHORS, help="what trajectories are offsets from"
     )
@@ -80,8 +94,10 @@ def model_config(args: argparse.Namespace) -> PredictorConfig:
         num_interaction_layers=args.layers,
         refine=args.refine,
         anchor=args.anchor,
-        xy_slots=2,
-        heading_slots=2,
+        xy_slots=args.xy_slots,
+        heading_slots=args.heading_slots,
+        min_wavelength_m=args.min_wavelength_m,
+        max_wavelength_m=args.max_wavelength_m,
         se2_pose_blocks=1,
         se2_rotation_pairs=1,
         dropout=0.0,
