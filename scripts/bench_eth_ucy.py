@@ -24,6 +24,7 @@ from drive.benchmarks.facts import finish_report  # noqa: E402
 from drive.benchmarks.plots import plot_eth_ucy  # noqa: E402
 from drive.benchmarks.training import TrainSettings  # noqa: E402
 from drive.datasets.eth_ucy import SCENES  # noqa: E402
+from drive.errors import ConfigError  # noqa: E402
 from drive.models import ENCODINGS, PredictorConfig  # noqa: E402
 from drive.models.config import ANCHORS  # noqa: E402
 
@@ -149,15 +150,18 @@ def main(argv: list[str] | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    config = model_config(args)
-    settings = TrainSettings(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        rotate_augmentation=args.rotate_augmentation,
-        bucket_by_agents=args.bucket,
-        seed=args.seed,
-    )
+    try:  # a bad option ends the run with the field's message, before any data is read
+        config = model_config(args)
+        settings = TrainSettings(
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            rotate_augmentation=args.rotate_augmentation,
+            bucket_by_agents=args.bucket,
+            seed=args.seed,
+        )
+    except ConfigError as err:
+        raise SystemExit(f"bench_eth_ucy.py: {err}") from err
     rows = []
     for scene in args.scenes:
         row = run_scene(

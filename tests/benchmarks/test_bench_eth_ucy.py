@@ -30,3 +30,11 @@ def test_rotary_slots_that_do_not_fit_a_head_are_refused():
     args = bench.parse(["--hidden-dim", "64", "--num-heads", "4", "--xy-slots", "8", "--heading-slots", "2"])
     with pytest.raises(ConfigError, match="slots"):
         bench.model_config(args)
+
+
+@pytest.mark.parametrize(
+    "option,field", [(["--xy-slots", "3"], "xy_slots"), (["--min-wavelength-m", "-1"], "min_wavelength_m")]
+)
+def test_bad_options_end_the_run_naming_the_field(option, field):
+    with pytest.raises(SystemExit, match=field):
+        bench.main(["--quick", "--root", "/nonexistent", *option])
