@@ -15,7 +15,7 @@ allocations. Hence a second figure, ``peak_tensor_bytes``: after the timing runs
 ``torch.profiler`` with ``profile_memory=True``, whose allocation and free events give the peak of the
 bytes held by tensors above the level before the run, exact at any N (the CPU counterpart of
 ``torch.cuda.max_memory_allocated``). Memory, CUDA: ``torch.cuda.max_memory_allocated`` minus the
-allocation before the run, for both. Time: median of repeated runs
+allocation before the run, for both; CUDA rows run one after another in the parent process. Time: median of repeated runs
 after that one.
 
 Usage::
@@ -203,6 +203,17 @@ def run_isolated(*args) -> tuple[str, dict | str]:
     return status, payload
 
 
+def run_in_process(*args) -> tuple[str, dict | str]:
+    """CUDA rows: the allocator's own peak counter isolates them, and a forked child cannot use a CUDA
+    context its parent may hold. Freed blocks go back to the device between rows."""
+    try:
+        return "ok", measure(*args)
+    except Exception as err:  # reported as a skipped configuration (an out-of-memory row, say)
+        return "error", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    finally:
+        torch.cuda.empty_cache()
+
+
 def available_bytes() -> int:
     with open("/proc/meminfo") as handle:
         for line in handle:
@@ -259,9 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                 if predicted > (budget if encoding == "rpe" else 4 * budget):
                     skipped.append((encoding, n, mode, f"predicted {predicted / 2**30:.1f} GiB > budget"))
                     continue
-                status, payload = run_isolated(
-                    encoding, n, mode, repeats, max_seconds, args.device, args.threads
-                )
+                run = run_isolated if torch.device(args.device).type == "cpu" else run_in_process
+                status, payload = run(encoding, n, mode, repeats, max_seconds, args.device, args.threads)
                 if status != "ok":
                     skipped.append((encoding, n, mode, payload))
                     continue

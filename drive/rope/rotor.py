@@ -16,6 +16,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+from torch.autograd.graph import increment_version
+
+from drive.rope.fused import cpu_kernels
 
 # Tensor dtypes the rotor path takes (q/k, angle): complex views need fp32 or fp64 on both sides.
 _DTYPES = (torch.float32, torch.float64)
@@ -62,6 +65,23 @@ def rotate_query_key_(
 
 
 def _rotate_both_(
+    q: Tensor, k: Tensor, query_angle: Tensor | None, key_angle: Tensor | None, num_heads: int, inverse: bool
+) -> None:
+    kernels = cpu_kernels() if q.device.type == "cpu" and k.device.type == "cpu" else None
+    if kernels is not None:
+        shared = key_angle is query_angle
+        query_angle = None if query_angle is None else query_angle.contiguous()
+        key_angle = query_angle if shared else None if key_angle is None else key_angle.contiguous()
+        # Passing one tensor for both keys the kernel to compute each sine and cosine once.
+        kernels.rotate_query_key_(q, k, query_angle, key_angle, num_heads, inverse)
+        for x, angle in ((q, query_angle), (k, key_angle)):
+            if angle is not None and not x.is_inference():
+                increment_version(x)  # the kernel writes in place; autograd's saved-tensor checks must see it
+        return
+    _rotate_both_eager_(q, k, query_angle, key_angle, num_heads, inverse)
+
+
+def _rotate_both_eager_(
     q: Tensor, k: Tensor, query_angle: Tensor | None, key_angle: Tensor | None, num_heads: int, inverse: bool
 ) -> None:
     query_rotor = None if query_angle is None else rotors(query_angle)
