@@ -15,8 +15,8 @@ allocations. Hence a second figure, ``peak_tensor_bytes``: after the timing runs
 ``torch.profiler`` with ``profile_memory=True``, whose allocation and free events give the peak of the
 bytes held by tensors above the level before the run, exact at any N (the CPU counterpart of
 ``torch.cuda.max_memory_allocated``). Memory, CUDA: ``torch.cuda.max_memory_allocated`` minus the
-allocation before the run, for both; CUDA rows run one after another in the parent process. Time: median of repeated runs
-after that one.
+allocation before the run, for both; CUDA rows run one after another in the parent process. Time: median
+of repeated runs after that one.
 
 Usage::
 

@@ -14,6 +14,9 @@ representation ρ is block diagonal per head, made of exact SE(2) / SO(2) repres
   learnable per-head locality kernel; ``|p_q − p_k|²`` expands into per-token terms, so it stays fused.
 
 All transforms are per token, so the layer runs on ``scaled_dot_product_attention`` with O(N) memory.
+On CPU each transform, distance channels included, is one call of a fused kernel
+(:mod:`drive.rope.fused`) and the query, key and value transforms are one autograd node; elsewhere, or
+without the kernels, the eager :func:`transform` computes the same values.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from drive.errors import ConfigError
 from drive.nn.masking import attention_mask
+from drive.rope.fused import cpu_kernels
 
 POSE_KINDS = ("key", "query", "output")
 
@@ -169,6 +174,67 @@ def distance_features(pos: torch.Tensor, beta: torch.Tensor, scale: float, as_qu
     feats = torch.cat([p, -(p * p).sum(-1, keepdim=True)], dim=-1)
     return feats[:, :, None, :].expand(-1, -1, num_heads, -1)
 
+# Fused-kernel codes (kernels/se2_kernel.cpp): modes, and which distance channels are appended.
+_KERNEL_MODE = {"key": 0, "query": 1, "output": 2}
+_NO_DISTANCE, _QUERY_DISTANCE, _KEY_DISTANCE = 0, 1, 2
+# The layer's plans: (mode, distance channels, pose index 0 = query's / 1 = key's) per transformed tensor.
+_QUERY_PLAN = ((_KERNEL_MODE["query"], _QUERY_DISTANCE, 0),)
+_KEY_VALUE_PLAN = ((_KERNEL_MODE["key"], _KEY_DISTANCE, 1), (_KERNEL_MODE["key"], _NO_DISTANCE, 1))
+_OUTPUT_PLAN = ((_KERNEL_MODE["output"], _NO_DISTANCE, 0),)
+
+
+class _FusedPoseTransforms(torch.autograd.Function):
+    """Several fused pose transforms in one autograd node, saving only the poses and β's raw parameter: the
+    backward of each is the kernel of the transposed representation (and, for query distance channels,
+    the gradient of the raw β)."""
+
+    @staticmethod
+    def forward(ctx, plan, geometry, beta_raw, query_pos, query_heading, key_pos, key_heading, *xs):
+        ctx.plan, ctx.geometry = plan, geometry
+        ctx.widths = [x.shape[-1] for x in xs]
+        ctx.save_for_backward(beta_raw, query_pos, query_heading, key_pos, key_heading)
+        scales, harmonics, score_scale, distance_scale = geometry
+        flat_plan = [code for step in plan for code in step]
+        return tuple(
+            cpu_kernels().se2_transform_many(
+                xs, query_pos, query_heading, key_pos, key_heading, scales, harmonics, flat_plan, beta_raw,
+                score_scale, distance_scale,
+            )
+        )
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads):
+        beta_raw, query_pos, query_heading, key_pos, key_heading = ctx.saved_tensors
+        scales, harmonics, score_scale, distance_scale = ctx.geometry
+        used = [i for i, grad in enumerate(grads) if grad is not None]
+        grad_xs, grad_beta_raw = cpu_kernels().se2_transform_many_backward(
+            [grads[i] for i in used], query_pos, query_heading, key_pos, key_heading, scales, harmonics,
+            [code for i in used for code in ctx.plan[i]], [ctx.widths[i] for i in used], beta_raw,
+            score_scale, distance_scale,
+        )
+        full: list[torch.Tensor | None] = [None] * len(grads)
+        for i, grad_x in zip(used, grad_xs):
+            full[i] = grad_x
+        has_beta = any(ctx.plan[i][1] == _QUERY_DISTANCE for i in used)
+        return (None, None, grad_beta_raw if has_beta else None, None, None, None, None, *full)
+
+
+def fused_transforms(plan, poses, geometry, beta_raw, xs) -> list[torch.Tensor]:
+    """Apply ``plan`` (``(kernel mode, distance channels, pose index)`` per tensor) to ``xs [B, N, H, w]``
+    with the fused kernel: ``poses`` = ((query pos [B, Nq, 2], heading [B, Nq]), (key pos, heading)), all in
+    one dtype with ``geometry`` = (scales [Nb], harmonics [Nr], score scale, distance scale); query distance
+    channels use β = softplus(``beta_raw [H]``) / score scale. Returns ``[B, N, H, w (+ 3 with distance
+    channels)]`` per tensor."""
+    flat_poses = (*poses[0], *poses[1])
+    if torch.is_grad_enabled() and (beta_raw.requires_grad or any(x.requires_grad for x in xs)):
+        return list(_FusedPoseTransforms.apply(plan, geometry, beta_raw, *flat_poses, *xs))
+    flat_plan = [code for step in plan for code in step]
+    scales, harmonics, score_scale, distance_scale = geometry
+    return cpu_kernels().se2_transform_many(
+        list(xs), *flat_poses, scales, harmonics, flat_plan, beta_raw, score_scale, distance_scale
+    )
+
 
 class SE2Attention(nn.Module):
     """Multi-head attention whose scores and messages depend only on relative SE(2) poses.
@@ -237,6 +303,10 @@ class SE2Attention(nn.Module):
     ) -> torch.Tensor:
         b, nq, d = query.shape
         score_scale = 1.0 / math.sqrt(self.head_dim)
+        if self._fused_applies(query, key_value, query_pos, key_pos):
+            return self._forward_fused(
+                query, key_value, query_pos, query_heading, key_pos, key_heading, key_padding_mask, attn_mask
+            )
         beta = F.softplus(self.beta_raw).to(query.dtype) / score_scale  # (H,) cancels SDPA's scale
         q_dist = distance_features(query_pos.to(query.dtype), beta, self.distance_scale_m, True)
         k_dist = distance_features(key_pos.to(query.dtype), beta, self.distance_scale_m, False)
@@ -259,6 +329,75 @@ class SE2Attention(nn.Module):
         del q, k, v  # without autograd nothing else holds them: freed before the output transform
         out = transform(out, q_terms, "output").reshape(b, nq, d)
         out = self.out_proj(out)
+        if has_key is not None:  # a query with nothing to attend to outputs zeros
+            out = out * has_key[..., None].to(out.dtype)
+        return out
+
+    def _fused_applies(self, query, key_value, query_pos, key_pos) -> bool:
+        return (
+            query.is_cpu
+            and key_value.is_cpu
+            and query_pos.is_cpu
+            and key_pos.is_cpu
+            and query.dtype in (torch.float32, torch.float64)
+            and key_value.dtype == query.dtype == self.beta_raw.dtype
+            and query_pos.is_floating_point()
+            and key_pos.is_floating_point()
+            and cpu_kernels() is not None
+        )
+
+    def _forward_fused(
+        self, query, key_value, query_pos, query_heading, key_pos, key_heading, key_padding_mask, attn_mask
+    ) -> torch.Tensor:
+        """:meth:`forward` with each pose transform, distance channels included, one fused kernel call."""
+        b, nq, d = query.shape
+        nk = key_value.shape[1]
+        work = torch.promote_types(torch.promote_types(query_pos.dtype, key_pos.dtype), torch.float32)
+
+        def pose(pos, heading, n):  # contiguous [B, N, 2] and [B, N] in the pose dtype
+            if pos.dtype != work or heading.dtype != work:
+                pos, heading = pos.to(work), heading.to(work)
+            if pos.shape != (b, n, 2) or heading.shape != (b, n):  # poses shared by the batch
+                pos, heading = pos.expand(b, n, 2), heading.expand(b, n)
+            if pos.is_contiguous() and heading.is_contiguous():
+                return pos, heading
+            return pos.contiguous(), heading.contiguous()
+
+        query_pose = pose(query_pos, query_heading, nq)
+        same_pose = key_pos is query_pos and key_heading is query_heading and nk == nq
+        poses = (query_pose, query_pose if same_pose else pose(key_pos, key_heading, nk))
+        score_scale = 1.0 / math.sqrt(self.head_dim)
+        scales, harmonics = self.block_scale.to(work), self.harmonics.to(work)
+        geometry = (scales, harmonics, score_scale, float(self.distance_scale_m))
+        beta_raw = self.beta_raw
+        h = self.num_heads
+        if torch.is_grad_enabled():  # one autograd node for all three; the projections are not saved
+            raw = (
+                self.q_proj(query).view(b, nq, h, -1),
+                self.k_proj(key_value).view(b, nk, h, -1),
+                self.v_proj(key_value).view(b, nk, h, -1),
+            )
+            q, k, v = fused_transforms(_QUERY_PLAN + _KEY_VALUE_PLAN, poses, geometry, beta_raw, raw)
+            del raw
+        else:  # the query's projection is freed before the key's and value's exist: a lower peak
+            q_raw = self.q_proj(query).view(b, nq, h, -1)
+            (q,) = fused_transforms(_QUERY_PLAN, poses, geometry, beta_raw, (q_raw,))
+            del q_raw
+            raw = (self.k_proj(key_value).view(b, nk, h, -1), self.v_proj(key_value).view(b, nk, h, -1))
+            k, v = fused_transforms(_KEY_VALUE_PLAN, poses, geometry, beta_raw, raw)  # (B, N, H, dh) each
+            del raw
+        mask, has_key = attention_mask(key_padding_mask, attn_mask, nq)
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),  # (B, H, N, dh)
+            attn_mask=mask,
+            dropout_p=self.dropout if self.training else 0.0,
+            scale=score_scale,
+        ).transpose(1, 2)  # (B, Nq, H, dh), read through its strides by the kernel
+        del q, k, v
+        (out,) = fused_transforms(_OUTPUT_PLAN, poses, geometry, beta_raw, (out,))
+        out = self.out_proj(out.reshape(b, nq, d))
         if has_key is not None:  # a query with nothing to attend to outputs zeros
             out = out * has_key[..., None].to(out.dtype)
         return out

@@ -1,10 +1,11 @@
-"""The fused CPU kernels of the RoPE core (``kernels/rotor_kernel.cpp``): built once per machine, used
-when present.
+"""The fused CPU kernels of the rotary and pose attention layers (``kernels/*.cpp``): built once per
+machine, used when present.
 
 ``rope_angles(positions, frequencies)`` computes :func:`drive.rope.rope_angles`'s formula in one call;
 ``rotate_query_key_(q, k, query_angle, key_angle, num_heads, inverse)`` rotates queries and keys in place
-in one call, with the eager rotor path's arithmetic (:mod:`drive.rope.rotor`). On layers of a few dozen
-tokens the eager versions' dozen small kernels, not their arithmetic, are the time.
+in one call, with the eager rotor path's arithmetic (:mod:`drive.rope.rotor`); ``se2_transform`` and
+``se2_transform_backward`` apply the SE(2) pose representations of :mod:`drive.nn.se2_attention`. On
+layers of a few dozen tokens the eager versions' many small kernels, not their arithmetic, are the time.
 
 They are compiled with torch's C++ extension tooling on first use (10-20 s; the build is cached under
 ``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``) and loaded from that cache afterwards.
@@ -14,21 +15,26 @@ instead: the same values to rounding, about 20 µs more per attention call.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import shutil
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 log = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).with_name("kernels") / "rotor_kernel.cpp"
-# Bump when the operator's schema changes: a cached build of another schema is then never loaded.
-_LIBRARY = "drive_rotor"
+SOURCES = tuple(Path(__file__).with_name("kernels") / name for name in ("rotor_kernel.cpp", "se2_kernel.cpp"))
+_OPS = (("drive_rotor", "rope_angles"), ("drive_rotor", "rotate_query_key_"),
+        ("drive_se2", "se2_transform"), ("drive_se2", "se2_transform_backward"),
+        ("drive_se2", "se2_transform_many"), ("drive_se2", "se2_transform_many_backward"))
+# Bump when an operator's schema changes: a cached build of another schema is then never loaded.
 # The torch version is part of the name: a build against another torch's ABI is never loaded.
-_BUILD_NAME = "drive_rotor_v1_torch_" + re.sub(r"\W", "_", torch.__version__)
+_BUILD_NAME = "drive_kernels_v1_torch_" + re.sub(r"\W", "_", torch.__version__)
 ENV_SWITCH = "DRIVE_FUSED_KERNELS"
 
 _lock = threading.Lock()
@@ -41,9 +47,10 @@ def enabled_by_environment() -> bool:
 
 
 def cpu_kernels():
-    """The operators' namespace (``.rope_angles``, ``.rotate_query_key_``), or None when they are switched
-    off, cannot be built here (the reason is logged once, at warning level), or a ``torch.compile`` trace
-    is running (the compiler fuses the eager path itself)."""
+    """The operators as attributes (``.rope_angles``, ``.rotate_query_key_``, ``.se2_transform``,
+    ``.se2_transform_backward``, ``.se2_transform_many``, ``.se2_transform_many_backward``), or None when
+    they are switched off, cannot be built here (the reason is logged once, at warning level), or a
+    ``torch.compile`` trace is running (the compiler fuses the eager path itself)."""
     if not enabled_by_environment() or torch.compiler.is_compiling():
         return None
     if "op" in _state:
@@ -52,7 +59,7 @@ def cpu_kernels():
         if "op" not in _state:
             _state["op"], _state["reason"] = _load()
             if _state["op"] is None:
-                log.warning("fused rotary kernels unavailable, using the eager path: %s", _state["reason"])
+                log.warning("fused CPU kernels unavailable, using the eager paths: %s", _state["reason"])
     return _state["op"]
 
 
@@ -63,20 +70,46 @@ def unavailable_reason() -> str | None:
 
 
 def _load():
-    namespace = getattr(torch.ops, _LIBRARY)
-    if hasattr(namespace, "rotate_query_key_"):  # already registered in this process
-        return namespace, None
-    try:
-        from torch.utils.cpp_extension import load
+    if not _registered():
+        try:
+            from torch.utils.cpp_extension import load
 
-        log.info("building the fused rotary kernels (once per machine, 10-20 s)")
-        load(
-            name=_BUILD_NAME,
-            sources=[str(SOURCE)],
-            extra_cflags=["-O3"],
-            is_python_module=False,
-            verbose=False,
-        )
-        return getattr(torch.ops, _LIBRARY), None
-    except Exception as error:  # no compiler, no ninja, a failed build: the eager path is complete
-        return None, f"{type(error).__name__}: {str(error).strip().splitlines()[-1] if str(error) else ''}"
+            log.info("building the fused CPU kernels (once per machine, 10-30 s)")
+            with _ninja_on_path():
+                load(
+                    name=_BUILD_NAME,
+                    sources=[str(source) for source in SOURCES],
+                    extra_cflags=["-O3"],
+                    is_python_module=False,
+                    verbose=False,
+                )
+        except Exception as error:  # no compiler, no ninja, a failed build: the eager paths are complete
+            message = str(error).strip().splitlines()
+            return None, f"{type(error).__name__}: {message[-1] if message else ''}"
+    return SimpleNamespace(**{op: getattr(getattr(torch.ops, library), op) for library, op in _OPS}), None
+
+
+@contextlib.contextmanager
+def _ninja_on_path():
+    """The ``ninja`` package's binary on PATH while torch builds, where the environment's scripts folder
+    is not on PATH (an interpreter run by its full path, say)."""
+    saved = os.environ.get("PATH", "")
+    try:
+        if shutil.which("ninja") is None:
+            try:
+                import ninja
+
+                os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + saved
+            except (ImportError, AttributeError):
+                pass
+        yield
+    finally:
+        os.environ["PATH"] = saved
+
+
+def _registered() -> bool:
+    """Whether this process has loaded the operators already (a build by another module, say)."""
+    try:
+        return all(hasattr(getattr(torch.ops, library), op) for library, op in _OPS)
+    except (AttributeError, RuntimeError):
+        return False
