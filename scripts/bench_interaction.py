@@ -15,8 +15,13 @@ allocations. Hence a second figure, ``peak_tensor_bytes``: after the timing runs
 ``torch.profiler`` with ``profile_memory=True``, whose allocation and free events give the peak of the
 bytes held by tensors above the level before the run, exact at any N (the CPU counterpart of
 ``torch.cuda.max_memory_allocated``). Memory, CUDA: ``torch.cuda.max_memory_allocated`` minus the
-allocation before the run, for both; CUDA rows run one after another in the parent process. Time: median
-of repeated runs after that one.
+allocation before the run, for both; CUDA rows run one after another in the parent process. Time: for rows
+faster than 20 ms, the layers of all encodings at one N and mode (``rpe`` excepted: its N² tensors would
+evict the others' weights from cache) are timed in turns in one process: a block of 10 timed calls of each
+per round after one untimed call, the order reversed every other round, until each has 0.5 s of samples.
+A burst of load on a shared machine then slows every encoding's samples alike and the ratios hold;
+``timing`` says ``interleaved``, and ``isolated_median_s`` keeps the row's own median. Slower rows keep
+the median of their own repeated runs after the memory run (``timing`` = ``isolated``).
 
 Usage::
 
@@ -150,9 +155,10 @@ def measure(
         peak = (_status_kib("VmHWM") * 1024 if exact else _max_rss_bytes()) - before
     times, cpu_times = [], []
     budget_end = time.perf_counter() + max_seconds
-    # At least ``repeats`` runs and 0.5 s of samples (up to 200 runs) for fast rows; rows slower than the
+    # At least ``repeats`` runs and 0.5 s of samples (up to 5,000 runs): a 0.1 ms row then spans 0.5 s, so
+    # a burst of load on a shared machine shifts few of its samples, not its median. Rows slower than the
     # budget keep the single memory run as their time.
-    runs = 0 if first_s > max_seconds else 200
+    runs = 0 if first_s > max_seconds else 5000
     for index in range(runs):
         spent = sum(times)
         if index >= repeats and (spent > 0.5 or time.perf_counter() > budget_end):
@@ -178,6 +184,7 @@ def measure(
         "threads": threads,
         # CPU seconds of the process (all threads): less sensitive than wall time to other load.
         "median_cpu_s": statistics.median(cpu_times) if cpu_times else None,
+        "timing": "isolated",
     }
 
 
@@ -212,6 +219,86 @@ def run_in_process(*args) -> tuple[str, dict | str]:
         return "error", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
     finally:
         torch.cuda.empty_cache()
+
+INTERLEAVE_BELOW_S = 0.02  # rows faster than this are timed in turns with the other encodings
+INTERLEAVE_BLOCK = 10  # timed calls per encoding and turn
+
+
+def interleaved_times(
+    encodings: list[str], num_agents: int, mode: str, max_seconds: float, device: str, threads: int
+) -> dict[str, dict]:
+    """Median, best and CPU time per encoding, timed in turns in this process (see the module docstring)."""
+    dev = torch.device(device)
+    torch.set_num_threads(threads)
+    cases = {}
+    for encoding in encodings:
+        torch.manual_seed(0)
+        overrides = VARIANTS.get(encoding, {"encoding": encoding})
+        config = PredictorConfig(
+            num_future_steps=1, hidden_dim=WIDTH, num_heads=HEADS, dropout=0.0, **overrides
+        )
+        layer = build_attention(config).to(dev)
+        inputs = _inputs(num_agents, dev, mode == "fwdbwd")
+        _step(layer, *inputs, mode)  # warm-up
+        cases[encoding] = (layer, inputs)
+    times = {encoding: [] for encoding in encodings}
+    cpu_times = {encoding: [] for encoding in encodings}
+    budget_end = time.perf_counter() + max_seconds * len(encodings)
+    for index in range(500):
+        for encoding in encodings if index % 2 == 0 else encodings[::-1]:
+            layer, inputs = cases[encoding]
+            # A block of consecutive calls whose first is discarded: each sample runs with the layer's
+            # weights in cache, as in the isolated runs, while a round of blocks spans milliseconds.
+            for call in range(INTERLEAVE_BLOCK + 1):
+                start, cpu_start = time.perf_counter(), time.process_time()
+                _step(layer, *inputs, mode)
+                _sync(dev)
+                if call:
+                    times[encoding].append(time.perf_counter() - start)
+                    cpu_times[encoding].append(time.process_time() - cpu_start)
+        enough = min(sum(samples) for samples in times.values()) > 0.5
+        if enough or time.perf_counter() > budget_end:
+            break
+    return {
+        encoding: {
+            "median_s": statistics.median(times[encoding]),
+            "min_s": min(times[encoding]),
+            "runs": len(times[encoding]),
+            "median_cpu_s": statistics.median(cpu_times[encoding]),
+        }
+        for encoding in encodings
+    }
+
+
+def _interleaved_child(conn, *args) -> None:
+    try:
+        conn.send(("ok", interleaved_times(*args)))
+    except Exception as err:
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+    conn.close()
+
+
+def run_interleaved(*args) -> tuple[str, dict | str]:
+    """:func:`interleaved_times` in a forked child on CPU (no thread pool or heap left behind in the
+    parent), in this process on CUDA."""
+    if torch.device(args[4]).type != "cpu":
+        try:
+            return "ok", interleaved_times(*args)
+        except Exception as err:
+            return "error", f"{type(err).__name__}: {err}"
+        finally:
+            torch.cuda.empty_cache()
+    ctx = mp.get_context("fork")
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_interleaved_child, args=(child_conn, *args))
+    proc.start()
+    child_conn.close()
+    try:
+        status, payload = parent_conn.recv()
+    except EOFError:
+        status, payload = "error", f"child died (exit code {proc.exitcode})"
+    proc.join()
+    return status, payload
 
 
 def available_bytes() -> int:
@@ -283,6 +370,17 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
+            fast = [r for r in rows if r["num_agents"] == n and r["mode"] == mode]
+            fast = [r for r in fast if r["median_s"] < INTERLEAVE_BELOW_S and r["encoding"] != "rpe"]
+            if len(fast) > 1:
+                names = [r["encoding"] for r in fast]
+                status, payload = run_interleaved(names, n, mode, max_seconds, args.device, args.threads)
+                for r in fast:
+                    r["isolated_median_s"], r["timing"] = r["median_s"], "isolated"
+                    if status == "ok":
+                        r.update(payload[r["encoding"]], timing="interleaved")
+                if status != "ok":
+                    print(f"  interleaved timing at N={n} {mode} failed: {payload}", file=sys.stderr)
     print_table(rows, skipped)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

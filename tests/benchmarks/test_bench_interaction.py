@@ -34,3 +34,13 @@ def test_a_row_reports_both_memory_figures() -> None:
     row = bench.measure("drope_rope", 16, "fwdbwd", repeats=1, max_seconds=0.1, device="cpu", threads=1)
     assert row["peak_tensor_bytes"] > 0 and row["peak_mem_bytes"] >= 0
     assert row["median_s"] > 0
+
+
+def test_interleaved_timing_samples_every_encoding_in_blocks() -> None:
+    bench = _bench_interaction()
+    times = bench.interleaved_times(["absolute", "drope_rope"], 8, "fwd", 0.05, "cpu", 1)
+    assert set(times) == {"absolute", "drope_rope"}
+    for row in times.values():
+        # Whole blocks only (the untimed first call of each block is not a sample), the same count for both.
+        assert row["runs"] % bench.INTERLEAVE_BLOCK == 0 and row["runs"] == times["absolute"]["runs"]
+        assert 0 < row["min_s"] <= row["median_s"]
