@@ -57,9 +57,10 @@ def _eager_and_fused(q, k, query_angle, key_angle, heads, inverse):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("case", ["shared", "separate", "query_only", "key_only", "heads_broadcast"])
 @pytest.mark.parametrize("inverse", [False, True])
-def test_rotation_matches_the_eager_rotor_path(dtype, case: str, inverse: bool) -> None:
+@pytest.mark.parametrize("rows", [11, 200])  # 200 * 3 * 4 angles: past the kernel's table threshold
+def test_rotation_matches_the_eager_rotor_path(dtype, case: str, inverse: bool, rows: int) -> None:
     torch.manual_seed(1)
-    rows, heads, head_dim, slots = 11, 3, 10, 4  # 4 of 5 pairs per head rotated
+    heads, head_dim, slots = 3, 10, 4  # 4 of 5 pairs per head rotated
     q = torch.randn(rows, heads * head_dim, dtype=dtype)
     k = torch.randn(rows, heads * head_dim, dtype=dtype)
     query_angle = torch.randn(rows, heads, slots, dtype=dtype) * 500  # large angles: range reduction
