@@ -86,7 +86,18 @@ def _load():
         except Exception as error:  # no compiler, no ninja, a failed build: the eager paths are complete
             message = str(error).strip().splitlines()
             return None, f"{type(error).__name__}: {message[-1] if message else ''}"
-    return SimpleNamespace(**{op: getattr(getattr(torch.ops, library), op) for library, op in _OPS}), None
+    kernels = SimpleNamespace(**{op: getattr(getattr(torch.ops, library), op) for library, op in _OPS})
+    _prime(kernels)
+    return kernels, None
+
+
+def _prime(kernels) -> None:
+    """One call down the rotation's table path (ATen's vectorised cos and sin), so that the one-time cost
+    of first use (code paged in, dispatch tables set up) is paid when the kernels load, not inside the first
+    layer call that needs it."""
+    with torch.no_grad():
+        q, k = torch.zeros(64, 96), torch.zeros(64, 96)
+        kernels.rotate_query_key_(q, k, torch.zeros(64, 8, 6), None, 8, False)
 
 
 @contextlib.contextmanager
