@@ -188,18 +188,20 @@ def measure(
     }
 
 
-def _child(conn, *args) -> None:
+def _child(conn, work, *args) -> None:
     try:
-        conn.send(("ok", measure(*args)))
+        conn.send(("ok", work(*args)))
     except Exception as err:  # reported by the parent as a skipped configuration
         conn.send(("error", f"{type(err).__name__}: {err}"))
     conn.close()
 
 
-def run_isolated(*args) -> tuple[str, dict | str]:
+def _in_child(work, *args) -> tuple[str, dict | str]:
+    """``work(*args)`` in a forked child: no thread pool, heap or peak-RSS counter shared with the parent
+    or with other rows."""
     ctx = mp.get_context("fork")
     parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child_conn, *args))
+    proc = ctx.Process(target=_child, args=(child_conn, work, *args))
     proc.start()
     child_conn.close()
     try:
@@ -210,15 +212,26 @@ def run_isolated(*args) -> tuple[str, dict | str]:
     return status, payload
 
 
-def run_in_process(*args) -> tuple[str, dict | str]:
-    """CUDA rows: the allocator's own peak counter isolates them, and a forked child cannot use a CUDA
-    context its parent may hold. Freed blocks go back to the device between rows."""
+def _in_process(work, *args) -> tuple[str, dict | str]:
+    """``work(*args)`` here, for CUDA: the allocator's own peak counter isolates rows, and a forked child
+    cannot use a CUDA context its parent may hold. Freed blocks go back to the device afterwards."""
     try:
-        return "ok", measure(*args)
+        return "ok", work(*args)
     except Exception as err:  # reported as a skipped configuration (an out-of-memory row, say)
         return "error", f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
     finally:
         torch.cuda.empty_cache()
+
+
+def run_isolated(*args) -> tuple[str, dict | str]:
+    """:func:`measure` in its own forked child (CPU rows)."""
+    return _in_child(measure, *args)
+
+
+def run_in_process(*args) -> tuple[str, dict | str]:
+    """:func:`measure` in this process (CUDA rows)."""
+    return _in_process(measure, *args)
+
 
 INTERLEAVE_BELOW_S = 0.02  # rows faster than this are timed in turns with the other encodings
 INTERLEAVE_BLOCK = 10  # timed calls per encoding and turn
@@ -270,35 +283,10 @@ def interleaved_times(
     }
 
 
-def _interleaved_child(conn, *args) -> None:
-    try:
-        conn.send(("ok", interleaved_times(*args)))
-    except Exception as err:
-        conn.send(("error", f"{type(err).__name__}: {err}"))
-    conn.close()
-
-
 def run_interleaved(*args) -> tuple[str, dict | str]:
-    """:func:`interleaved_times` in a forked child on CPU (no thread pool or heap left behind in the
-    parent), in this process on CUDA."""
-    if torch.device(args[4]).type != "cpu":
-        try:
-            return "ok", interleaved_times(*args)
-        except Exception as err:
-            return "error", f"{type(err).__name__}: {err}"
-        finally:
-            torch.cuda.empty_cache()
-    ctx = mp.get_context("fork")
-    parent_conn, child_conn = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_interleaved_child, args=(child_conn, *args))
-    proc.start()
-    child_conn.close()
-    try:
-        status, payload = parent_conn.recv()
-    except EOFError:
-        status, payload = "error", f"child died (exit code {proc.exitcode})"
-    proc.join()
-    return status, payload
+    """:func:`interleaved_times` in a forked child on CPU, in this process on CUDA."""
+    run = _in_child if torch.device(args[4]).type == "cpu" else _in_process
+    return run(interleaved_times, *args)
 
 
 def available_bytes() -> int:

@@ -317,19 +317,29 @@ class SE2Attention(nn.Module):
         q = self._project(self.q_proj, query, q_terms, "query", q_dist)  # (B, Nq, H, dh)
         k = self._project(self.k_proj, key_value, k_terms, "key", k_dist)  # (B, Nk, H, dh)
         v = self._project(self.v_proj, key_value, k_terms, "key")  # (B, Nk, H, dh)
-        mask, has_key = attention_mask(key_padding_mask, attn_mask, nq)
+        out, has_key = self._attend(q, k, v, key_padding_mask, attn_mask)  # (B, Nq, H, dh)
+        del q, k, v  # without autograd nothing else holds them: freed before the output transform
+        return self._output(transform(out, q_terms, "output").reshape(b, nq, d), has_key)
+
+    def _attend(self, q, k, v, key_padding_mask, attn_mask):
+        """Fused attention of ``q [B, Nq, H, dh]`` over ``k, v [B, Nk, H, dh]`` (β was scaled to cancel
+        SDPA's scale): ``(out [B, Nq, H, dh]`` (a transposed view), ``has_key [B, Nq] | None)``."""
+        mask, has_key = attention_mask(key_padding_mask, attn_mask, q.shape[1])
         out = F.scaled_dot_product_attention(
             q.transpose(1, 2),
             k.transpose(1, 2),
             v.transpose(1, 2),  # (B, H, N, dh)
             attn_mask=mask,
             dropout_p=self.dropout if self.training else 0.0,
-            scale=score_scale,
-        ).transpose(1, 2)  # (B, Nq, H, dh)
-        del q, k, v  # without autograd nothing else holds them: freed before the output transform
-        out = transform(out, q_terms, "output").reshape(b, nq, d)
+            scale=1.0 / math.sqrt(self.head_dim),
+        )
+        return out.transpose(1, 2), has_key
+
+    def _output(self, out: torch.Tensor, has_key: torch.Tensor | None) -> torch.Tensor:
+        """``out [B, Nq, D]``, output-transformed -> projected ``[B, Nq, D]``; a query with nothing to attend
+        to outputs zeros."""
         out = self.out_proj(out)
-        if has_key is not None:  # a query with nothing to attend to outputs zeros
+        if has_key is not None:
             out = out * has_key[..., None].to(out.dtype)
         return out
 
@@ -386,18 +396,7 @@ class SE2Attention(nn.Module):
             raw = (self.k_proj(key_value).view(b, nk, h, -1), self.v_proj(key_value).view(b, nk, h, -1))
             k, v = fused_transforms(_KEY_VALUE_PLAN, poses, geometry, beta_raw, raw)  # (B, N, H, dh) each
             del raw
-        mask, has_key = attention_mask(key_padding_mask, attn_mask, nq)
-        out = F.scaled_dot_product_attention(
-            q.transpose(1, 2),
-            k.transpose(1, 2),
-            v.transpose(1, 2),  # (B, H, N, dh)
-            attn_mask=mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            scale=score_scale,
-        ).transpose(1, 2)  # (B, Nq, H, dh), read through its strides by the kernel
+        out, has_key = self._attend(q, k, v, key_padding_mask, attn_mask)  # read through its strides
         del q, k, v
         (out,) = fused_transforms(_OUTPUT_PLAN, poses, geometry, beta_raw, (out,))
-        out = self.out_proj(out.reshape(b, nq, d))
-        if has_key is not None:  # a query with nothing to attend to outputs zeros
-            out = out * has_key[..., None].to(out.dtype)
-        return out
+        return self._output(out.reshape(b, nq, d), has_key)
