@@ -47,8 +47,7 @@ def test_angles_of_non_contiguous_and_empty_positions() -> None:
 def _eager_and_fused(q, k, query_angle, key_angle, heads, inverse):
     eager_q, eager_k, fused_q, fused_k = q.clone(), k.clone(), q.clone(), k.clone()
     _rotate_both_eager_(eager_q, eager_k, query_angle, key_angle, heads, inverse)
-    if query_angle is not None and key_angle is not None and key_angle.shape == query_angle.shape:
-        key_angle = query_angle if torch.equal(key_angle, query_angle) else key_angle
+    # The "shared" case passes one tensor for both, which takes the kernel's one-table path.
     kernels.rotate_query_key_(fused_q, fused_k, query_angle, key_angle, heads, inverse)
     return (eager_q, eager_k), (fused_q, fused_k)
 
