@@ -60,6 +60,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--rotate-augmentation", action="store_true")
     p.add_argument(
+        "--mirror-augmentation", action="store_true", help="reflect half of the training windows (y -> -y)"
+    )
+    p.add_argument(
+        "--scale-augmentation",
+        type=float,
+        default=0.0,
+        help="scale training windows (distances and speeds) by a factor in [1 - S, 1 + S]",
+    )
+    p.add_argument(
         "--bucket", action="store_true", help="batch windows of similar pedestrian counts (less padding)"
     )
     p.add_argument("--seed", type=int, default=0)
@@ -157,6 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
             batch_size=args.batch_size,
             lr=args.lr,
             rotate_augmentation=args.rotate_augmentation,
+            mirror_augmentation=args.mirror_augmentation,
+            scale_augmentation=args.scale_augmentation,
             bucket_by_agents=args.bucket,
             seed=args.seed,
         )

@@ -20,14 +20,17 @@ from drive.losses import prediction_loss
 from drive.models import PredictorConfig, TrajectoryPredictor
 from drive.training.inference import batch_predictions
 from drive.training.module import warmup_cosine
-from drive.training.scenes import crop_scenario, rotate_scenario, thin_map
+from drive.training.scenes import crop_scenario, mirror_scenario, rotate_scenario, scale_scenario, thin_map
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     """steps: optimiser steps; batch_size: scenes per step; lr: peak AdamW rate (warm-up, cosine decay to
     ``min_lr_ratio``); rotate_augmentation: rotate each training scene by a random angle;
-    bucket_by_agents: batch scenes of similar agent counts together (see :func:`batch_stream`)."""
+    mirror_augmentation: reflect each training scene across its x axis with probability 1/2;
+    scale_augmentation ``r``: scale each training scene (distances and speeds) by a factor drawn uniformly
+    from ``[1 - r, 1 + r]`` (0 turns it off); bucket_by_agents: batch scenes of similar agent counts
+    together (see :func:`batch_stream`)."""
 
     steps: int = 300
     batch_size: int = 8
@@ -37,6 +40,8 @@ class TrainSettings:
     min_lr_ratio: float = 0.01
     grad_clip_norm: float = 1.0
     rotate_augmentation: bool = False
+    mirror_augmentation: bool = False
+    scale_augmentation: float = 0.0
     bucket_by_agents: bool = False
     seed: int = 0
 
@@ -46,6 +51,10 @@ class TrainSettings:
                 raise ConfigError(f"TrainSettings.{name} = {getattr(self, name)!r}: must be >= 1")
         if not self.lr > 0:
             raise ConfigError(f"TrainSettings.lr = {self.lr!r}: must be > 0")
+        if not 0.0 <= self.scale_augmentation < 1.0:
+            raise ConfigError(
+                f"TrainSettings.scale_augmentation = {self.scale_augmentation!r}: must be in [0, 1)"
+            )
 
 
 def prepare_scenes(
@@ -91,6 +100,20 @@ def batch_stream(
         yield from (batches[i] for i in rng.permutation(len(batches)))
 
 
+def augment(scenes: list[Scenario], settings: TrainSettings, rng: np.random.Generator) -> list[Scenario]:
+    """The training augmentations ``settings`` turns on, applied to each scene in turn: rotation, then
+    reflection, then scaling, each drawing from ``rng`` only when on (so turning one on leaves the draws
+    of the others, and the runs without it, unchanged)."""
+    if settings.rotate_augmentation:
+        scenes = [rotate_scenario(s, float(rng.uniform(-np.pi, np.pi))) for s in scenes]
+    if settings.mirror_augmentation:
+        scenes = [mirror_scenario(s) if rng.random() < 0.5 else s for s in scenes]
+    if settings.scale_augmentation:
+        spread = settings.scale_augmentation
+        scenes = [scale_scenario(s, float(rng.uniform(1 - spread, 1 + spread))) for s in scenes]
+    return scenes
+
+
 def _optimiser(model: torch.nn.Module, settings: TrainSettings) -> tuple[torch.optim.Optimizer, LambdaLR]:
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -129,8 +152,7 @@ def train_predictor(
     model.train()
     for _ in range(settings.steps):
         picked = [scenes[i] for i in next(batches)]
-        if settings.rotate_augmentation:
-            picked = [rotate_scenario(s, float(rng.uniform(-np.pi, np.pi))) for s in picked]
+        picked = augment(picked, settings, rng)
         batch = collate_scenarios(picked, points_per_chunk).to(device)
         loss = prediction_loss(model(batch), batch, likelihood=config.likelihood)["loss"]
         if not torch.isfinite(loss):

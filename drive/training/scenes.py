@@ -84,33 +84,59 @@ def crop_scenario(scenario: Scenario, num_history_steps: int, num_future_steps: 
     )
 
 
+def _transform_scenario(scenario: Scenario, vectors, headings) -> Scenario:
+    """The scene with ``vectors`` (an ``[..., 2]`` array map) applied to positions, velocities, map points
+    and stop points, and ``headings`` to valid headings; invalid agent entries stay zero."""
+    agents = scenario.agents
+    valid = agents.valid
+
+    def moved(values: np.ndarray) -> np.ndarray:
+        return np.where(valid[..., None], vectors(values), 0.0).astype(values.dtype)
+
+    heading = np.where(valid, wrap_angle(headings(agents.heading.astype(np.float64))), 0.0)
+    moved_agents = dataclasses.replace(
+        agents,
+        position=moved(agents.position),
+        velocity=moved(agents.velocity),
+        heading=heading.astype(agents.heading.dtype),
+    )
+    road = dataclasses.replace(
+        scenario.map, points=vectors(scenario.map.points).astype(scenario.map.points.dtype)
+    )
+    lights = scenario.traffic_lights
+    if lights is not None:
+        lights = dataclasses.replace(
+            lights, stop_point=vectors(lights.stop_point).astype(lights.stop_point.dtype)
+        )
+    return dataclasses.replace(scenario, agents=moved_agents, map=road, traffic_lights=lights)
+
+
 def rotate_scenario(scenario: Scenario, angle_rad: float) -> Scenario:
     """The whole scene rotated by ``angle_rad`` about the frame origin: positions, velocities, map
     points and stop points rotate, headings shift (invalid entries stay zero)."""
     if not math.isfinite(angle_rad):
         raise ConfigError(f"angle_rad must be finite, got {angle_rad}")
-    agents = scenario.agents
-    valid = agents.valid
-    heading = np.where(valid, wrap_angle(agents.heading.astype(np.float64) + angle_rad), 0.0)
-    rotated = dataclasses.replace(
-        agents,
-        position=np.where(valid[..., None], rotate_vectors(agents.position, angle_rad), 0.0).astype(
-            agents.position.dtype
-        ),
-        velocity=np.where(valid[..., None], rotate_vectors(agents.velocity, angle_rad), 0.0).astype(
-            agents.velocity.dtype
-        ),
-        heading=heading.astype(agents.heading.dtype),
+    return _transform_scenario(
+        scenario, lambda v: rotate_vectors(v, angle_rad), lambda heading: heading + angle_rad
     )
-    road = dataclasses.replace(
-        scenario.map, points=rotate_vectors(scenario.map.points, angle_rad).astype(scenario.map.points.dtype)
-    )
-    lights = scenario.traffic_lights
-    if lights is not None:
-        lights = dataclasses.replace(
-            lights, stop_point=rotate_vectors(lights.stop_point, angle_rad).astype(lights.stop_point.dtype)
-        )
-    return dataclasses.replace(scenario, agents=rotated, map=road, traffic_lights=lights)
+
+
+def mirror_scenario(scenario: Scenario) -> Scenario:
+    """The whole scene reflected across the frame's x axis (y -> -y): positions, velocities, map points
+    and stop points reflect, headings change sign. With random rotations this covers every rigid motion
+    and reflection of the plane; it suits data without handedness (pedestrians), not right-hand traffic
+    with its lane rules."""
+    flip = np.array([1.0, -1.0])
+    return _transform_scenario(scenario, lambda v: v * flip, lambda heading: -heading)
+
+
+def scale_scenario(scenario: Scenario, factor: float) -> Scenario:
+    """The whole scene scaled by ``factor`` about the frame origin: positions, map points and stop points
+    scale, and so do velocities (the time step is unchanged, so speeds scale with distances); headings
+    and agent sizes stay. Models scenes of faster or slower movers at other spacings."""
+    if not (math.isfinite(factor) and factor > 0):
+        raise ConfigError(f"factor must be finite and > 0, got {factor}")
+    return _transform_scenario(scenario, lambda v: v * factor, lambda heading: heading)
 
 
 def thin_map(scenario: Scenario, keep_every: int) -> Scenario:

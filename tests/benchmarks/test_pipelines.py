@@ -12,8 +12,9 @@ from drive.benchmarks import synthetic_scene
 from drive.benchmarks.ablation import METRIC_KEYS, baseline_row, fan_row, moved_scenes, run_encoding
 from drive.benchmarks.eth_ucy import run_scene
 from drive.benchmarks.stats import mean_std
-from drive.benchmarks.training import TrainSettings, predict, prepare_scenes, train_predictor
+from drive.benchmarks.training import TrainSettings, augment, predict, prepare_scenes, train_predictor
 from drive.data.batch import collate_scenarios
+from drive.errors import ConfigError
 from drive.models import PredictorConfig, TrajectoryPredictor
 
 TINY = PredictorConfig(
@@ -45,6 +46,47 @@ def test_training_is_seeded(scenes):
     for pa, pb in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(pa, pb)
     assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
+
+
+def test_augmentations_draw_only_when_on(scenes):
+    """Turning reflection or scaling on leaves the rotation angles (and the rng after a plain run) as
+    they were, so runs without them reproduce earlier runs exactly."""
+    rotate = TrainSettings(rotate_augmentation=True)
+    plain = augment(list(scenes), rotate, np.random.default_rng(3))
+    every = augment(
+        list(scenes),
+        dataclasses.replace(rotate, mirror_augmentation=True, scale_augmentation=0.2),
+        np.random.default_rng(3),
+    )
+    for p, e in zip(plain, every):
+        valid = p.agents.valid
+        # Reflection and scaling about the origin keep |position| up to the scale factor, and the
+        # heading up to sign: the rotation that came first is the same draw.
+        ratio = np.linalg.norm(e.agents.position[valid], axis=-1) / np.linalg.norm(
+            p.agents.position[valid], axis=-1
+        )
+        assert np.all((ratio > 0.8 - 1e-6) & (ratio < 1.2 + 1e-6)) and np.ptp(ratio) < 1e-4
+        same = np.allclose(e.agents.heading[valid], p.agents.heading[valid], atol=1e-5)
+        flipped = np.allclose(
+            np.angle(np.exp(1j * (e.agents.heading[valid] + p.agents.heading[valid]))), 0, atol=1e-5
+        )
+        assert same or flipped
+    assert augment(list(scenes), TrainSettings(), np.random.default_rng(0)) == list(scenes)
+
+
+def test_mirror_augmentation_reflects_about_half_the_scenes(scenes):
+    settings = TrainSettings(mirror_augmentation=True)
+    out = augment(list(scenes) * 50, settings, np.random.default_rng(0))
+    reflected = [
+        not np.array_equal(o.agents.position, s.agents.position) for o, s in zip(out, list(scenes) * 50)
+    ]
+    assert 0.35 < np.mean(reflected) < 0.65
+
+
+@pytest.mark.parametrize("spread", [-0.1, 1.0])
+def test_scale_augmentation_outside_its_range_is_refused(spread):
+    with pytest.raises(ConfigError, match="scale_augmentation"):
+        TrainSettings(scale_augmentation=spread)
 
 
 def test_ablation_rows_aggregate_seeds(scenes):

@@ -2,8 +2,10 @@ import dataclasses
 import math
 
 import numpy as np
+import pytest
 
-from drive.training.scenes import crop_scenario, rotate_scenario
+from drive.errors import ConfigError
+from drive.training.scenes import crop_scenario, mirror_scenario, rotate_scenario, scale_scenario
 from tests.training.scenes import make_scenario
 
 
@@ -74,3 +76,55 @@ def test_rotation_round_trip_is_identity():
     diff = np.angle(np.exp(1j * (back.agents.heading - scene.agents.heading)))
     np.testing.assert_allclose(diff, 0.0, atol=1e-5)
     assert math.isclose(float(np.abs(back.agents.velocity - scene.agents.velocity).max()), 0.0, abs_tol=1e-4)
+
+
+def _heading_error(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.angle(np.exp(1j * (a - b)))
+
+
+def test_mirror_reflects_y_negates_headings_and_is_its_own_inverse():
+    scene = crop_scenario(make_scenario(6), 8, 12)
+    mirrored = mirror_scenario(scene)
+    valid = scene.agents.valid
+    np.testing.assert_allclose(mirrored.agents.position[..., 0], scene.agents.position[..., 0])
+    np.testing.assert_allclose(mirrored.agents.position[..., 1], -scene.agents.position[..., 1])
+    np.testing.assert_allclose(mirrored.map.points * [1, -1], scene.map.points)
+    np.testing.assert_allclose(
+        _heading_error(mirrored.agents.heading, -scene.agents.heading)[valid], 0, atol=1e-6
+    )
+    # A reflection keeps each velocity along its heading: the scene stays physically consistent.
+    speed_dir = np.arctan2(mirrored.agents.velocity[..., 1], mirrored.agents.velocity[..., 0])
+    np.testing.assert_allclose(_heading_error(speed_dir, mirrored.agents.heading)[valid], 0, atol=1e-4)
+    back = mirror_scenario(mirrored)
+    np.testing.assert_array_equal(back.agents.position, scene.agents.position)
+    np.testing.assert_allclose(_heading_error(back.agents.heading, scene.agents.heading), 0, atol=1e-6)
+
+
+def test_mirror_turns_left_turns_into_right_turns():
+    scene = crop_scenario(make_scenario(7), 8, 12)
+    mirrored = mirror_scenario(scene)
+    valid = scene.agents.valid[:, 1:] & scene.agents.valid[:, :-1]
+    turn = _heading_error(scene.agents.heading[:, 1:], scene.agents.heading[:, :-1])
+    mirrored_turn = _heading_error(mirrored.agents.heading[:, 1:], mirrored.agents.heading[:, :-1])
+    np.testing.assert_allclose(mirrored_turn[valid], -turn[valid], atol=1e-5)
+
+
+def test_scale_multiplies_distances_and_speeds_and_keeps_headings():
+    scene = crop_scenario(make_scenario(8), 8, 12)
+    scaled = scale_scenario(scene, 1.25)
+    valid = scene.agents.valid
+    np.testing.assert_allclose(scaled.agents.position[valid], 1.25 * scene.agents.position[valid], rtol=1e-6)
+    np.testing.assert_allclose(scaled.agents.velocity[valid], 1.25 * scene.agents.velocity[valid], rtol=1e-6)
+    np.testing.assert_allclose(scaled.map.points, 1.25 * scene.map.points, rtol=1e-6)
+    np.testing.assert_allclose(
+        _heading_error(scaled.agents.heading, scene.agents.heading)[valid], 0, atol=1e-6
+    )
+    np.testing.assert_array_equal(scaled.agents.size, scene.agents.size)
+    back = scale_scenario(scaled, 1 / 1.25)
+    np.testing.assert_allclose(back.agents.position, scene.agents.position, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("factor", [0.0, -1.0, float("nan"), float("inf")])
+def test_scale_rejects_factors_that_are_not_positive_and_finite(factor):
+    with pytest.raises(ConfigError, match="factor"):
+        scale_scenario(crop_scenario(make_scenario(9), 8, 12), factor)
