@@ -27,7 +27,7 @@ from drive.data.schema import Scenario
 from drive.datasets import LoadReport, iter_scenarios
 from drive.errors import ConfigError, DataError
 from drive.training.sampling import ResumableDataLoader, SceneBatchSampler
-from drive.training.scenes import crop_scenario, rotate_scenario, thin_map
+from drive.training.scenes import crop_scenario, mirror_scenario, rotate_scenario, scale_scenario, thin_map
 
 SPLITS = ("train", "val", "test", "predict")
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
@@ -36,7 +36,8 @@ STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)
 class WindowedScenes(Dataset):
     """Scenes cut to a fixed window; items are ``(index, augmentation_seed)`` pairs from
     :class:`SceneBatchSampler` (or plain indices). With ``rotate`` each scene is rotated by an angle
-    drawn uniformly from [-pi, pi) with the item's own seed."""
+    drawn uniformly from [-pi, pi) with the item's own seed; with ``mirror`` reflected across the x axis
+    with probability 1/2; with ``scale = s`` scaled by a factor drawn uniformly from [1 - s, 1 + s]."""
 
     def __init__(
         self,
@@ -45,6 +46,8 @@ class WindowedScenes(Dataset):
         num_future_steps: int,
         rotate: bool = False,
         map_keep_every: int = 1,
+        mirror: bool = False,
+        scale: float = 0.0,
     ) -> None:
         self.scenes = scenes
         self.num_history_steps, self.num_future_steps, self.rotate = (
@@ -52,7 +55,7 @@ class WindowedScenes(Dataset):
             num_future_steps,
             rotate,
         )
-        self.map_keep_every = map_keep_every
+        self.map_keep_every, self.mirror, self.scale = map_keep_every, mirror, scale
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -61,9 +64,15 @@ class WindowedScenes(Dataset):
         index, aug_seed = item if isinstance(item, tuple) else (item, 0)
         scene = crop_scenario(self.scenes[index], self.num_history_steps, self.num_future_steps)
         scene = thin_map(scene, self.map_keep_every)
+        # One generator per (scene, seed), drawn in a fixed order: turning reflection or scaling on
+        # leaves the rotation angles of earlier runs as they were.
+        rng = np.random.default_rng(aug_seed)
         if self.rotate:
-            angle = np.random.default_rng(aug_seed).uniform(-math.pi, math.pi)
-            scene = rotate_scenario(scene, float(angle))
+            scene = rotate_scenario(scene, float(rng.uniform(-math.pi, math.pi)))
+        if self.mirror and rng.random() < 0.5:
+            scene = mirror_scenario(scene)
+        if self.scale:
+            scene = scale_scenario(scene, float(rng.uniform(1 - self.scale, 1 + self.scale)))
         return scene
 
 
@@ -76,6 +85,10 @@ class ScenarioDataModule(pl.LightningDataModule):
         batch_size: scenes per training batch; ``eval_batch_size`` for val/test/predict (default: same).
         num_workers: DataLoader worker processes (0 = load in the main process).
         rotate_augmentation: rotate each training scene by a random global angle.
+        mirror_augmentation: reflect each training scene across its x axis with probability 1/2 (for
+            data without handedness, such as pedestrians; not for right-hand traffic).
+        scale_augmentation: scale each training scene (distances and speeds) by a factor drawn uniformly
+            from ``[1 - s, 1 + s]``; 0 turns it off.
         points_per_chunk: map polyline chunk length P.
         map_keep_every: keep every n-th map point of each polyline (1 = all); fewer map tokens.
         seed: data order and augmentation seed (independent of the global seed).
@@ -92,6 +105,8 @@ class ScenarioDataModule(pl.LightningDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = 0,
         rotate_augmentation: bool = False,
+        mirror_augmentation: bool = False,
+        scale_augmentation: float = 0.0,
         points_per_chunk: int = DEFAULT_POINTS_PER_CHUNK,
         map_keep_every: int = 1,
         seed: int = 0,
@@ -110,6 +125,11 @@ class ScenarioDataModule(pl.LightningDataModule):
                 raise ConfigError(f"data.{name} = {value!r} is invalid: must be >= 1")
         if num_workers < 0:
             raise ConfigError(f"data.num_workers = {num_workers!r} is invalid: must be >= 0")
+        if not 0.0 <= scale_augmentation < 1.0:
+            raise ConfigError(
+                f"data.scale_augmentation = {scale_augmentation!r} is invalid: must be in [0, 1)"
+            )
+        self.mirror_augmentation, self.scale_augmentation = mirror_augmentation, scale_augmentation
         self.num_history_steps, self.num_future_steps = num_history_steps, num_future_steps
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.rotate_augmentation = num_workers, rotate_augmentation
@@ -176,7 +196,13 @@ class ScenarioDataModule(pl.LightningDataModule):
         if split not in self.scenes:
             self.scenes[split] = self.load_split(split)
         return WindowedScenes(
-            self.scenes[split], self.num_history_steps, self.num_future_steps, rotate, self.map_keep_every
+            self.scenes[split],
+            self.num_history_steps,
+            self.num_future_steps,
+            rotate,
+            self.map_keep_every,
+            mirror=self.mirror_augmentation and split == "train",
+            scale=self.scale_augmentation if split == "train" else 0.0,
         )
 
     def _loader(self, split: str, batch_size: int, shuffle: bool, rotate: bool) -> DataLoader:

@@ -128,3 +128,39 @@ def test_scale_multiplies_distances_and_speeds_and_keeps_headings():
 def test_scale_rejects_factors_that_are_not_positive_and_finite(factor):
     with pytest.raises(ConfigError, match="factor"):
         scale_scenario(crop_scenario(make_scenario(9), 8, 12), factor)
+
+
+def test_data_module_augments_the_training_split_only_and_keeps_rotation_draws():
+    from tests.training.scenes import SyntheticDataModule
+
+    rotate_only = SyntheticDataModule(num_train=8, num_val=4, rotate_augmentation=True)
+    every = SyntheticDataModule(
+        num_train=8, num_val=4, rotate_augmentation=True, mirror_augmentation=True, scale_augmentation=0.2
+    )
+    for data in (rotate_only, every):
+        data.setup("fit")
+    plain_train, train = rotate_only._dataset("train", True), every._dataset("train", True)
+    reflected = []
+    for index in range(8):
+        a, b = plain_train[(index, 11 + index)], train[(index, 11 + index)]
+        valid = a.agents.valid
+        ratio = np.linalg.norm(b.agents.position[valid], axis=-1) / np.linalg.norm(
+            a.agents.position[valid], axis=-1
+        )
+        assert 0.8 - 1e-6 < ratio.min() and ratio.max() < 1.2 + 1e-6 and np.ptp(ratio) < 1e-4
+        same = np.allclose(_heading_error(b.agents.heading, a.agents.heading)[valid], 0, atol=1e-5)
+        flipped = np.allclose(_heading_error(b.agents.heading, -a.agents.heading)[valid], 0, atol=1e-5)
+        assert same or flipped  # the rotation angle is the same draw with or without the other two
+        reflected.append(flipped and not same)
+    assert 0 < sum(reflected) < 8
+    val = every._dataset("val", False)
+    np.testing.assert_array_equal(
+        val[(0, 11)].agents.position, rotate_only._dataset("val", False)[(0, 11)].agents.position
+    )
+
+
+def test_data_module_refuses_a_scale_spread_outside_its_range():
+    from tests.training.scenes import SyntheticDataModule
+
+    with pytest.raises(ConfigError, match="scale_augmentation"):
+        SyntheticDataModule(scale_augmentation=1.5)
