@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -84,7 +85,11 @@ def crop_scenario(scenario: Scenario, num_history_steps: int, num_future_steps: 
     )
 
 
-def _transform_scenario(scenario: Scenario, vectors, headings) -> Scenario:
+def _transform_scenario(
+    scenario: Scenario,
+    vectors: Callable[[np.ndarray], np.ndarray],
+    headings: Callable[[np.ndarray], np.ndarray],
+) -> Scenario:
     """The scene with ``vectors`` (an ``[..., 2]`` array map) applied to positions, velocities, map points
     and stop points, and ``headings`` to valid headings; invalid agent entries stay zero."""
     agents = scenario.agents
@@ -123,8 +128,8 @@ def rotate_scenario(scenario: Scenario, angle_rad: float) -> Scenario:
 
 def mirror_scenario(scenario: Scenario) -> Scenario:
     """The whole scene reflected across the frame's x axis (y -> -y): positions, velocities, map points
-    and stop points reflect, headings change sign. With random rotations this covers every rigid motion
-    and reflection of the plane; it suits data without handedness (pedestrians), not right-hand traffic
+    and stop points reflect, headings change sign. With random rotations this covers every rotation
+    and reflection about the origin; it suits data without handedness (pedestrians), not right-hand traffic
     with its lane rules."""
     flip = np.array([1.0, -1.0])
     return _transform_scenario(scenario, lambda v: v * flip, lambda heading: -heading)
