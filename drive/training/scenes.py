@@ -1,4 +1,5 @@
-"""Per-scene transforms applied before batching: a fixed time window and a random global rotation.
+"""Per-scene transforms applied before batching: a fixed time window, and the random global rotation,
+reflection and scaling that training may apply.
 
 A batch must share one step count and current step, so every scene is cut to the same window of
 ``num_history_steps`` (ending at, and including, the current step) plus ``num_future_steps``. Steps the
