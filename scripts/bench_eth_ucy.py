@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drive.benchmarks import machine_facts  # noqa: E402
-from drive.benchmarks.eth_ucy import PUBLISHED, run_scene  # noqa: E402
+from drive.benchmarks.eth_ucy import NUM_SAMPLES, PUBLISHED, SELECTIONS, run_scene  # noqa: E402
 from drive.benchmarks.facts import finish_report  # noqa: E402
 from drive.benchmarks.plots import plot_eth_ucy  # noqa: E402
 from drive.benchmarks.training import TrainSettings  # noqa: E402
@@ -41,6 +41,24 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-heads", type=int, default=2)
     p.add_argument("--layers", type=int, default=1, help="temporal and interaction layers each")
     p.add_argument("--refine", action="store_true", help="add the decoder's refinement stage")
+    p.add_argument(
+        "--num-modes",
+        type=int,
+        default=NUM_SAMPLES,
+        help=f"modes the model predicts (at least {NUM_SAMPLES}; --selection draws the scored 20 from them)",
+    )
+    p.add_argument(
+        "--selection",
+        default="top",
+        choices=list(SELECTIONS),
+        help="how the 20 scored samples are drawn: the most probable modes, or endpoint clusters of the "
+        "modes of one or more views of the scene (identity, reflected, scaled)",
+    )
+    p.add_argument(
+        "--compare-selections",
+        action="store_true",
+        help="also score every selection on the same models (rows' 'selections')",
+    )
     p.add_argument("--xy-slots", type=int, default=2, help="rotary pairs per head on x/y (half each)")
     p.add_argument("--heading-slots", type=int, default=2, help="rotary pairs per head on the heading")
     p.add_argument(
@@ -96,7 +114,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 def model_config(args: argparse.Namespace) -> PredictorConfig:
     return PredictorConfig(
         num_future_steps=12,
-        num_modes=20,
+        num_modes=args.num_modes,
         encoding=args.encoding,
         hidden_dim=args.hidden_dim,
         num_heads=args.num_heads,
@@ -161,6 +179,10 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     try:  # a bad option ends the run with the field's message, before any data is read
         config = model_config(args)
+        if args.num_modes < NUM_SAMPLES:
+            raise ConfigError(
+                f"--num-modes {args.num_modes}: best-of-{NUM_SAMPLES} needs at least {NUM_SAMPLES}"
+            )
         settings = TrainSettings(
             steps=args.steps,
             batch_size=args.batch_size,
@@ -176,7 +198,16 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for scene in args.scenes:
         row = run_scene(
-            args.root, scene, config, settings, args.max_train, args.max_test, args.device, args.validate
+            args.root,
+            scene,
+            config,
+            settings,
+            args.max_train,
+            args.max_test,
+            args.device,
+            args.validate,
+            args.selection,
+            args.compare_selections,
         )
         rows.append(row)
         m, cv = row["model"], row["constant_velocity"]
@@ -188,6 +219,13 @@ def main(argv: list[str] | None = None) -> dict:
             + f"; train {row['train_s']:.0f} s",
             flush=True,
         )
+        for name, scores in row.get("selections", {}).items():
+            val = scores.get("val")
+            print(
+                f"       {name:<22} test {scores['test']['ADE_20']:.3f}/{scores['test']['FDE_20']:.3f}"
+                + (f"; val {val['ADE_20']:.3f}/{val['FDE_20']:.3f}" if val else ""),
+                flush=True,
+            )
     result = {
         "command": "python scripts/bench_eth_ucy.py " + " ".join(argv or []),
         "facts": machine_facts(args.device),

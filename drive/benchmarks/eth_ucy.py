@@ -9,11 +9,20 @@ observed steps, and the model measures positions from the current step (its scen
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+import numpy as np
+import torch
+
 from drive.benchmarks.training import TrainSettings, predict, prepare_scenes, train_predictor
-from drive.evaluation import constant_velocity, evaluate, velocity_fan
-from drive.models import PredictorConfig
+from drive.data.schema import Scenario
+from drive.errors import ConfigError
+from drive.evaluation import ScenarioPrediction, constant_velocity, evaluate, velocity_fan
+from drive.evaluation.mode_clustering import cluster_modes
+from drive.metrics.displacement import top_k_modes
+from drive.models import PredictorConfig, TrajectoryPredictor
+from drive.training.scenes import mirror_scenario, scale_scenario
 
 try:  # the per-source DataModules live in drive.training.sources; older trees keep them in datamodule
     from drive.training.sources import EthUcyDataModule
@@ -32,6 +41,99 @@ PUBLISHED = (
     ("EqMotion", 0.21, 0.35),
     ("LED", 0.21, 0.33),
 )
+
+
+# Views of a scene for test-time pooling: (name, scene transform, map from the view's frame back to the
+# scene's, applied to predicted positions [..., 2]). Reflection and scaling are linear about the frame
+# origin, so their inverses are too; the model measures positions from the targets' mean, so the origin
+# itself does not matter.
+_FLIP = np.array([1.0, -1.0], dtype=np.float32)
+View = tuple[str, Callable[[Scenario], Scenario], Callable[[np.ndarray], np.ndarray]]
+VIEWS: dict[str, View] = {
+    "identity": ("identity", lambda s: s, lambda xy: xy),
+    "mirror": ("mirror", mirror_scenario, lambda xy: xy * _FLIP),
+    "scale_0.9": ("scale_0.9", lambda s: scale_scenario(s, 0.9), lambda xy: xy / np.float32(0.9)),
+    "scale_1.1": ("scale_1.1", lambda s: scale_scenario(s, 1.1), lambda xy: xy / np.float32(1.1)),
+    "mirror_scale_0.9": (
+        "mirror_scale_0.9",
+        lambda s: scale_scenario(mirror_scenario(s), 0.9),
+        lambda xy: xy * _FLIP / np.float32(0.9),
+    ),
+    "mirror_scale_1.1": (
+        "mirror_scale_1.1",
+        lambda s: scale_scenario(mirror_scenario(s), 1.1),
+        lambda xy: xy * _FLIP / np.float32(1.1),
+    ),
+}
+
+# How the NUM_SAMPLES scored forecasts are drawn from the model: ``top`` keeps the most probable modes
+# (all of them when the model has NUM_SAMPLES); the others pool the modes of the listed views (equal
+# weight per view) and cluster their endpoints down to NUM_SAMPLES (drive.evaluation.mode_clustering).
+SELECTIONS: dict[str, tuple[str, ...]] = {
+    "top": ("identity",),
+    "cluster": ("identity",),
+    "cluster_mirror": ("identity", "mirror"),
+    "cluster_mirror_scale": tuple(VIEWS),
+}
+
+
+def predict_views(
+    model: TrajectoryPredictor,
+    scenes: Sequence[Scenario],
+    views: Sequence[str],
+    batch_size: int = 64,
+    device: str = "cpu",
+) -> list[list[ScenarioPrediction]]:
+    """Per view, world-frame predictions for every scene, mapped back to the scene's own frame (headings
+    are dropped: the pooled forecasts are scored on positions)."""
+    out = []
+    for name in views:
+        _, transform, back = VIEWS[name]
+        predictions = predict(model, [transform(s) for s in scenes], batch_size=batch_size, device=device)
+        out.append(
+            [
+                ScenarioPrediction(p.scenario_id, p.agent_ids, back(p.trajectory), p.probability)
+                for p in predictions
+            ]
+        )
+    return out
+
+
+def select_samples(
+    per_view: Sequence[Sequence[ScenarioPrediction]], selection: str, num_samples: int = NUM_SAMPLES
+) -> list[ScenarioPrediction]:
+    """``num_samples`` forecasts per agent from :func:`predict_views`'s output for ``SELECTIONS[selection]``
+    (in that order): the most probable modes of the first view (``top``), or the pooled views' modes
+    clustered by endpoint. Trajectories ``[N, num_samples, Tf, 2]``."""
+    if selection not in SELECTIONS:
+        raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
+    out = []
+    for views in zip(*per_view):
+        first = views[0]
+        if any(not np.array_equal(v.agent_ids, first.agent_ids) for v in views):
+            raise ConfigError(f"scenario {first.scenario_id!r}: views predicted different agents")
+        trajectory = torch.from_numpy(np.concatenate([v.trajectory for v in views], axis=1))
+        probability = torch.from_numpy(np.concatenate([v.probability for v in views], axis=1) / len(views))
+        if selection == "top":
+            trajectory, probability = top_k_modes(trajectory, probability, num_samples)
+        else:
+            trajectory, probability = cluster_modes(trajectory, probability, num_samples)
+        out.append(
+            ScenarioPrediction(first.scenario_id, first.agent_ids, trajectory.numpy(), probability.numpy())
+        )
+    return out
+
+
+def score_selections(
+    model: TrajectoryPredictor, scenes: Sequence[Scenario], selections: Sequence[str], device: str = "cpu"
+) -> dict[str, dict[str, float]]:
+    """ADE_20 / FDE_20 of each selection, every view predicted once."""
+    for selection in selections:
+        if selection not in SELECTIONS:
+            raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
+    views = list(dict.fromkeys(v for s in selections for v in SELECTIONS[s]))
+    predicted = dict(zip(views, predict_views(model, scenes, views, device=device)))
+    return {s: score(scenes, select_samples([predicted[v] for v in SELECTIONS[s]], s)) for s in selections}
 
 
 def load_windows(root: str, scene: str, split: str, limit: int | None = None):
@@ -61,34 +163,49 @@ def run_scene(
     max_test: int | None = None,
     device: str = "cpu",
     validate: bool = False,
+    selection: str = "top",
+    compare_selections: bool = False,
 ) -> dict:
     """Train on ``scene``'s leave-one-out training split and score the model and two baselines on the
     held-out scene: constant velocity (20 identical samples, so its best-of-20 equals its single-sample
     error) and the untrained velocity fan (20 lines: the model's initial ``velocity_fan`` anchor with the
     config's angles and speeds, so the table shows what training adds to it). ``validate`` also scores
-    the model on the split's ``val`` files (``model_val``)."""
+    the model on the split's ``val`` files (``model_val``). The model predicts ``config.num_modes``
+    modes, raised to 20 when fewer; ``selection`` (a key of :data:`SELECTIONS`) draws the 20 scored
+    samples from them, and ``compare_selections`` scores every selection on the same model
+    (``selections``: name -> ``{"test", "val"}``)."""
+    if selection not in SELECTIONS:
+        raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
     train, test = load_scene(root, scene, max_train, max_test)
-    config = replace(config, num_future_steps=FUTURE, num_modes=NUM_SAMPLES)
+    config = replace(config, num_future_steps=FUTURE, num_modes=max(config.num_modes, NUM_SAMPLES))
     model, info = train_predictor(config, train, settings, device=device)
+    scored = tuple(SELECTIONS) if compare_selections else (selection,)
     start = time.perf_counter()
-    model_scores = score(test, predict(model, test, batch_size=64, device=device))
+    test_scores = score_selections(model, test, scored, device)
     eval_s = time.perf_counter() - start
+    val_scores: dict[str, dict[str, float]] = {}
     if validate:
         val = load_windows(root, scene, "val", max_test)
         info = {**info, "num_val_windows": len(val)}
-        info["model_val"] = score(val, predict(model, val, batch_size=64, device=device))
+        val_scores = score_selections(model, val, scored, device)
+        info["model_val"] = val_scores[selection]
     baseline = score(test, lambda s: constant_velocity(s, FUTURE, NUM_SAMPLES))
     fan = score(
         test,
         lambda s: velocity_fan(s, FUTURE, NUM_SAMPLES, config.fan_max_angle_deg, config.fan_speed_spread),
     )
-    return {
+    row = {
         "scene": scene,
         "num_train_windows": len(train),
         "num_test_windows": len(test),
         **info,
         "eval_s": eval_s,
-        "model": model_scores,
+        "model": test_scores[selection],
         "constant_velocity": baseline,
         "velocity_fan": fan,
     }
+    if compare_selections:
+        row["selections"] = {
+            s: {"test": test_scores[s], **({"val": val_scores[s]} if validate else {})} for s in scored
+        }
+    return row

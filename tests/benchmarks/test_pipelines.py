@@ -10,7 +10,7 @@ import torch
 
 from drive.benchmarks import synthetic_scene
 from drive.benchmarks.ablation import METRIC_KEYS, baseline_row, fan_row, moved_scenes, run_encoding
-from drive.benchmarks.eth_ucy import run_scene
+from drive.benchmarks.eth_ucy import SELECTIONS, VIEWS, run_scene, select_samples
 from drive.benchmarks.stats import mean_std
 from drive.benchmarks.training import TrainSettings, augment, predict, prepare_scenes, train_predictor
 from drive.data.batch import collate_scenarios
@@ -177,3 +177,44 @@ def test_eth_ucy_path(tmp_path):
     # fan's 20 lines include speed factors near 1 at angle 0, so its best line is close too.
     assert row["constant_velocity"]["FDE_20"] < 0.05
     assert row["constant_velocity"]["FDE_20"] <= row["velocity_fan"]["FDE_20"] < 1.0
+
+
+@pytest.mark.parametrize("name", list(VIEWS))
+def test_views_map_positions_back(scenes, name):
+    _, transform, back = VIEWS[name]
+    scene = scenes[0]
+    valid = scene.agents.valid
+    there = transform(scene).agents.position
+    np.testing.assert_allclose(back(there)[valid], scene.agents.position[valid], atol=1e-4)
+
+
+def test_selections_on_one_model(tmp_path):
+    _write_eth_ucy(tmp_path, np.random.default_rng(2))
+    config = dataclasses.replace(TINY, num_future_steps=12, num_modes=30)
+    settings = TrainSettings(steps=2, batch_size=4)
+    row = run_scene(
+        str(tmp_path),
+        "eth",
+        config,
+        settings,
+        max_test=5,
+        validate=True,
+        selection="cluster_mirror",
+        compare_selections=True,
+    )
+    assert set(row["selections"]) == set(SELECTIONS)
+    assert row["model"] == row["selections"]["cluster_mirror"]["test"]
+    assert row["model_val"] == row["selections"]["cluster_mirror"]["val"]
+    with pytest.raises(ConfigError, match="selection"):
+        run_scene(str(tmp_path), "eth", config, settings, selection="best")
+
+
+def test_pooling_identical_views_changes_nothing(scenes):
+    # Two identical views clustered back to the model's K modes give the model's own forecasts.
+    model = TrajectoryPredictor(dataclasses.replace(TINY, num_modes=20)).eval()
+    one = predict(model, scenes[:2])
+    top = select_samples([one], "top")
+    pooled = select_samples([one, one], "cluster_mirror")
+    for a, b in zip(top, pooled):
+        np.testing.assert_allclose(a.trajectory, b.trajectory, atol=1e-5)
+        np.testing.assert_allclose(a.probability, b.probability, atol=1e-6)
