@@ -99,6 +99,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also score each model on the split's val files (model_val): choose configurations by these",
     )
+    p.add_argument(
+        "--save-models",
+        type=Path,
+        default=None,
+        help="keep each trained model as DIR/<scene>_seed<seed>.pt (config, weights, training facts)",
+    )
+    p.add_argument(
+        "--load-models",
+        type=Path,
+        default=None,
+        help="score the models --save-models kept in DIR instead of training (model options are ignored)",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG figure of the results here")
@@ -130,6 +142,10 @@ def model_config(args: argparse.Namespace) -> PredictorConfig:
         se2_rotation_pairs=1,
         dropout=0.0,
     )
+
+
+def model_path(folder: Path, scene: str, seed: int) -> Path:
+    return folder / f"{scene}_seed{seed}.pt"
 
 
 def average(rows: list[dict], key: str) -> dict | None:
@@ -195,6 +211,8 @@ def main(argv: list[str] | None = None) -> dict:
         )
     except ConfigError as err:
         raise SystemExit(f"bench_eth_ucy.py: {err}") from err
+    if args.save_models is not None:
+        args.save_models.mkdir(parents=True, exist_ok=True)
     rows = []
     for scene in args.scenes:
         row = run_scene(
@@ -208,6 +226,12 @@ def main(argv: list[str] | None = None) -> dict:
             args.validate,
             args.selection,
             args.compare_selections,
+            save_model_to=None
+            if args.save_models is None
+            else model_path(args.save_models, scene, args.seed),
+            load_model_from=None
+            if args.load_models is None
+            else model_path(args.load_models, scene, args.seed),
         )
         rows.append(row)
         m, cv = row["model"], row["constant_velocity"]

@@ -8,9 +8,11 @@ observed steps, and the model measures positions from the current step (its scen
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -136,6 +138,26 @@ def score_selections(
     return {s: score(scenes, select_samples([predicted[v] for v in SELECTIONS[s]], s)) for s in selections}
 
 
+def save_model(model: TrajectoryPredictor, info: dict[str, float], path: str | Path) -> None:
+    """The trained model's config, weights and training facts (``train_s``, ``final_loss``), plain data
+    only, so :func:`load_model` reads it with ``weights_only=True``."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"config": asdict(model.config), "state_dict": state, "info": dict(info)}, path)
+
+
+def load_model(path: str | Path, device: str = "cpu") -> tuple[TrajectoryPredictor, dict[str, float]]:
+    """A model saved by :func:`save_model` (eval mode, on ``device``) and its training facts."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model = TrajectoryPredictor(PredictorConfig(**saved["config"]))
+        model.load_state_dict(saved["state_dict"])
+    except (OSError, EOFError, KeyError, TypeError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+        raise ConfigError(
+            f"{path}: not a model saved by drive.benchmarks.eth_ucy.save_model ({err})"
+        ) from err
+    return model.to(device).eval(), dict(saved.get("info", {}))
+
+
 def load_windows(root: str, scene: str, split: str, limit: int | None = None):
     """Prepared windows of one part of the leave-one-out split that holds out ``scene``: ``train``, ``val``
     (the training scenes' validation files: for choosing a configuration without looking at the test
@@ -165,6 +187,8 @@ def run_scene(
     validate: bool = False,
     selection: str = "top",
     compare_selections: bool = False,
+    save_model_to: str | Path | None = None,
+    load_model_from: str | Path | None = None,
 ) -> dict:
     """Train on ``scene``'s leave-one-out training split and score the model and two baselines on the
     held-out scene: constant velocity (20 identical samples, so its best-of-20 equals its single-sample
@@ -173,12 +197,25 @@ def run_scene(
     the model on the split's ``val`` files (``model_val``). The model predicts ``config.num_modes``
     modes, raised to 20 when fewer; ``selection`` (a key of :data:`SELECTIONS`) draws the 20 scored
     samples from them, and ``compare_selections`` scores every selection on the same model
-    (``selections``: name -> ``{"test", "val"}``)."""
+    (``selections``: name -> ``{"test", "val"}``). ``save_model_to`` keeps the trained model (see
+    :func:`save_model`); ``load_model_from`` scores a saved model instead of training one (its config
+    and training facts come from the file), so other selections can be scored without retraining."""
     if selection not in SELECTIONS:
         raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
     train, test = load_scene(root, scene, max_train, max_test)
-    config = replace(config, num_future_steps=FUTURE, num_modes=max(config.num_modes, NUM_SAMPLES))
-    model, info = train_predictor(config, train, settings, device=device)
+    if load_model_from is not None:
+        model, info = load_model(load_model_from, device)
+        config = model.config
+        if config.num_future_steps != FUTURE or config.num_modes < NUM_SAMPLES:
+            raise ConfigError(
+                f"{load_model_from}: the model predicts {config.num_modes} modes of "
+                f"{config.num_future_steps} steps; ETH/UCY needs {FUTURE} steps and >= {NUM_SAMPLES} modes"
+            )
+    else:
+        config = replace(config, num_future_steps=FUTURE, num_modes=max(config.num_modes, NUM_SAMPLES))
+        model, info = train_predictor(config, train, settings, device=device)
+        if save_model_to is not None:
+            save_model(model, info, save_model_to)
     scored = tuple(SELECTIONS) if compare_selections else (selection,)
     start = time.perf_counter()
     test_scores = score_selections(model, test, scored, device)

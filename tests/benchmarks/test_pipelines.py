@@ -218,3 +218,19 @@ def test_pooling_identical_views_changes_nothing(scenes):
     for a, b in zip(top, pooled):
         np.testing.assert_allclose(a.trajectory, b.trajectory, atol=1e-5)
         np.testing.assert_allclose(a.probability, b.probability, atol=1e-6)
+
+
+def test_saved_models_score_as_trained(tmp_path):
+    data = tmp_path / "data"
+    _write_eth_ucy(data, np.random.default_rng(3))
+    config = dataclasses.replace(TINY, num_future_steps=12, num_modes=24)
+    settings = TrainSettings(steps=2, batch_size=4)
+    path = tmp_path / "eth.pt"
+    trained = run_scene(str(data), "eth", config, settings, max_test=5, save_model_to=path)
+    # Options of the loaded run other than the data are ignored: config and facts come from the file.
+    loaded = run_scene(str(data), "eth", TINY, TrainSettings(steps=1), max_test=5, load_model_from=path)
+    assert loaded["model"] == trained["model"]
+    assert loaded["train_s"] == trained["train_s"]
+    path.write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="eth.pt"):
+        run_scene(str(data), "eth", config, settings, max_test=5, load_model_from=path)
