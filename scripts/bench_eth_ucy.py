@@ -111,6 +111,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="score the models --save-models kept in DIR instead of training (model options are ignored)",
     )
+    p.add_argument(
+        "--ensemble-seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="with --load-models: score the ensemble of these seeds' models, their views pooled",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--plot", type=Path, default=None, help="write a PNG figure of the results here")
@@ -146,6 +153,14 @@ def model_config(args: argparse.Namespace) -> PredictorConfig:
 
 def model_path(folder: Path, scene: str, seed: int) -> Path:
     return folder / f"{scene}_seed{seed}.pt"
+
+
+def loaded_models(args: argparse.Namespace, scene: str) -> Path | list[Path] | None:
+    if args.load_models is None:
+        return None
+    if args.ensemble_seeds:
+        return [model_path(args.load_models, scene, seed) for seed in args.ensemble_seeds]
+    return model_path(args.load_models, scene, args.seed)
 
 
 def average(rows: list[dict], key: str) -> dict | None:
@@ -195,6 +210,8 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     try:  # a bad option ends the run with the field's message, before any data is read
         config = model_config(args)
+        if args.ensemble_seeds and args.load_models is None:
+            raise ConfigError("--ensemble-seeds scores kept models: give --load-models DIR")
         if args.num_modes < NUM_SAMPLES:
             raise ConfigError(
                 f"--num-modes {args.num_modes}: best-of-{NUM_SAMPLES} needs at least {NUM_SAMPLES}"
@@ -229,9 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
             save_model_to=None
             if args.save_models is None
             else model_path(args.save_models, scene, args.seed),
-            load_model_from=None
-            if args.load_models is None
-            else model_path(args.load_models, scene, args.seed),
+            load_model_from=loaded_models(args, scene),
         )
         rows.append(row)
         m, cv = row["model"], row["constant_velocity"]

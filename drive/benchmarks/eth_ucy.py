@@ -127,15 +127,23 @@ def select_samples(
 
 
 def score_selections(
-    model: TrajectoryPredictor, scenes: Sequence[Scenario], selections: Sequence[str], device: str = "cpu"
+    models: TrajectoryPredictor | Sequence[TrajectoryPredictor],
+    scenes: Sequence[Scenario],
+    selections: Sequence[str],
+    device: str = "cpu",
 ) -> dict[str, dict[str, float]]:
-    """ADE_20 / FDE_20 of each selection, every view predicted once."""
+    """ADE_20 / FDE_20 of each selection, every view predicted once per model. Several ``models`` are an
+    ensemble: each selection pools the views of all of them (equal weight per model and view)."""
     for selection in selections:
         if selection not in SELECTIONS:
             raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
+    models = [models] if isinstance(models, TrajectoryPredictor) else list(models)
     views = list(dict.fromkeys(v for s in selections for v in SELECTIONS[s]))
-    predicted = dict(zip(views, predict_views(model, scenes, views, device=device)))
-    return {s: score(scenes, select_samples([predicted[v] for v in SELECTIONS[s]], s)) for s in selections}
+    predicted = [dict(zip(views, predict_views(m, scenes, views, device=device))) for m in models]
+    return {
+        s: score(scenes, select_samples([p[v] for p in predicted for v in SELECTIONS[s]], s))
+        for s in selections
+    }
 
 
 def save_model(model: TrajectoryPredictor, info: dict[str, float], path: str | Path) -> None:
@@ -188,7 +196,7 @@ def run_scene(
     selection: str = "top",
     compare_selections: bool = False,
     save_model_to: str | Path | None = None,
-    load_model_from: str | Path | None = None,
+    load_model_from: str | Path | Sequence[str | Path] | None = None,
 ) -> dict:
     """Train on ``scene``'s leave-one-out training split and score the model and two baselines on the
     held-out scene: constant velocity (20 identical samples, so its best-of-20 equals its single-sample
@@ -199,32 +207,45 @@ def run_scene(
     samples from them, and ``compare_selections`` scores every selection on the same model
     (``selections``: name -> ``{"test", "val"}``). ``save_model_to`` keeps the trained model (see
     :func:`save_model`); ``load_model_from`` scores a saved model instead of training one (its config
-    and training facts come from the file), so other selections can be scored without retraining."""
+    and training facts come from the file), so other selections can be scored without retraining; a list
+    of files scores their ensemble (``ensemble_size``; ``train_s`` is their sum)."""
     if selection not in SELECTIONS:
         raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
     train, test = load_scene(root, scene, max_train, max_test)
     if load_model_from is not None:
-        model, info = load_model(load_model_from, device)
-        config = model.config
-        if config.num_future_steps != FUTURE or config.num_modes < NUM_SAMPLES:
-            raise ConfigError(
-                f"{load_model_from}: the model predicts {config.num_modes} modes of "
-                f"{config.num_future_steps} steps; ETH/UCY needs {FUTURE} steps and >= {NUM_SAMPLES} modes"
-            )
+        paths = [load_model_from] if isinstance(load_model_from, (str, Path)) else list(load_model_from)
+        if not paths:
+            raise ConfigError("load_model_from: no model files")
+        loaded = [load_model(path, device) for path in paths]
+        for path, (model, _) in zip(paths, loaded):
+            if model.config.num_future_steps != FUTURE or model.config.num_modes < NUM_SAMPLES:
+                raise ConfigError(
+                    f"{path}: the model predicts {model.config.num_modes} modes of "
+                    f"{model.config.num_future_steps} steps; ETH/UCY needs {FUTURE} steps and >= "
+                    f"{NUM_SAMPLES} modes"
+                )
+        models = [model for model, _ in loaded]
+        config = models[0].config
+        info = {"train_s": sum(i.get("train_s", 0.0) for _, i in loaded)}
+        if len(paths) > 1:
+            info["ensemble_size"] = len(paths)
+        else:
+            info = loaded[0][1]
     else:
         config = replace(config, num_future_steps=FUTURE, num_modes=max(config.num_modes, NUM_SAMPLES))
         model, info = train_predictor(config, train, settings, device=device)
+        models = [model]
         if save_model_to is not None:
             save_model(model, info, save_model_to)
     scored = tuple(SELECTIONS) if compare_selections else (selection,)
     start = time.perf_counter()
-    test_scores = score_selections(model, test, scored, device)
+    test_scores = score_selections(models, test, scored, device)
     eval_s = time.perf_counter() - start
     val_scores: dict[str, dict[str, float]] = {}
     if validate:
         val = load_windows(root, scene, "val", max_test)
         info = {**info, "num_val_windows": len(val)}
-        val_scores = score_selections(model, val, scored, device)
+        val_scores = score_selections(models, val, scored, device)
         info["model_val"] = val_scores[selection]
     baseline = score(test, lambda s: constant_velocity(s, FUTURE, NUM_SAMPLES))
     fan = score(

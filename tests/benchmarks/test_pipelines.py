@@ -231,6 +231,15 @@ def test_saved_models_score_as_trained(tmp_path):
     loaded = run_scene(str(data), "eth", TINY, TrainSettings(steps=1), max_test=5, load_model_from=path)
     assert loaded["model"] == trained["model"]
     assert loaded["train_s"] == trained["train_s"]
+    # An ensemble of one model twice pools identical forecasts, which cluster back to the model's own.
+    twice = run_scene(
+        str(data), "eth", TINY, settings, max_test=5, load_model_from=[path, path], selection="cluster"
+    )
+    single = run_scene(
+        str(data), "eth", TINY, settings, max_test=5, load_model_from=path, selection="cluster"
+    )
+    assert twice["ensemble_size"] == 2 and twice["train_s"] == pytest.approx(2 * trained["train_s"])
+    assert twice["model"] == pytest.approx(single["model"], abs=1e-5)
     path.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="eth.pt"):
         run_scene(str(data), "eth", config, settings, max_test=5, load_model_from=path)
