@@ -232,22 +232,25 @@ def main(argv: list[str] | None = None) -> dict:
         args.save_models.mkdir(parents=True, exist_ok=True)
     rows = []
     for scene in args.scenes:
-        row = run_scene(
-            args.root,
-            scene,
-            config,
-            settings,
-            args.max_train,
-            args.max_test,
-            args.device,
-            args.validate,
-            args.selection,
-            args.compare_selections,
-            save_model_to=None
-            if args.save_models is None
-            else model_path(args.save_models, scene, args.seed),
-            load_model_from=loaded_models(args, scene),
-        )
+        try:  # a missing or foreign kept model ends the run naming the file
+            row = run_scene(
+                args.root,
+                scene,
+                config,
+                settings,
+                args.max_train,
+                args.max_test,
+                args.device,
+                args.validate,
+                args.selection,
+                args.compare_selections,
+                save_model_to=None
+                if args.save_models is None
+                else model_path(args.save_models, scene, args.seed),
+                load_model_from=loaded_models(args, scene),
+            )
+        except ConfigError as err:
+            raise SystemExit(f"bench_eth_ucy.py: {err}") from err
         rows.append(row)
         m, cv = row["model"], row["constant_velocity"]
         val = row.get("model_val")

@@ -155,6 +155,8 @@ def save_model(model: TrajectoryPredictor, info: dict[str, float], path: str | P
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[TrajectoryPredictor, dict[str, float]]:
     """A model saved by :func:`save_model` (eval mode, on ``device``) and its training facts."""
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: no such model file (keep models with --save-models / save_model)")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         model = TrajectoryPredictor(PredictorConfig(**saved["config"]))

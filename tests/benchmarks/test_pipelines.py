@@ -240,6 +240,8 @@ def test_saved_models_score_as_trained(tmp_path):
     )
     assert twice["ensemble_size"] == 2 and twice["train_s"] == pytest.approx(2 * trained["train_s"])
     assert twice["model"] == pytest.approx(single["model"], abs=1e-5)
+    with pytest.raises(ConfigError, match="no such model file"):
+        run_scene(str(data), "eth", config, settings, max_test=5, load_model_from=tmp_path / "missing.pt")
     path.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="eth.pt"):
         run_scene(str(data), "eth", config, settings, max_test=5, load_model_from=path)
