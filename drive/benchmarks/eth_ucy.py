@@ -45,27 +45,30 @@ PUBLISHED = (
 )
 
 
-# Views of a scene for test-time pooling: (name, scene transform, map from the view's frame back to the
+# Views of a scene for test-time pooling: name -> (scene transform, map from the view's frame back to the
 # scene's, applied to predicted positions [..., 2]). Reflection and scaling are linear about the frame
 # origin, so their inverses are too; the model measures positions from the targets' mean, so the origin
 # itself does not matter.
-_FLIP = np.array([1.0, -1.0], dtype=np.float32)
-View = tuple[str, Callable[[Scenario], Scenario], Callable[[np.ndarray], np.ndarray]]
+View = tuple[Callable[[Scenario], Scenario], Callable[[np.ndarray], np.ndarray]]
+
+
+def _view(mirror: bool, factor: float) -> View:
+    flip = np.array([1.0, -1.0 if mirror else 1.0], dtype=np.float32)
+
+    def transform(scene: Scenario) -> Scenario:
+        scene = mirror_scenario(scene) if mirror else scene
+        return scene if factor == 1.0 else scale_scenario(scene, factor)
+
+    return transform, lambda xy: xy * flip / np.float32(factor)
+
+
 VIEWS: dict[str, View] = {
-    "identity": ("identity", lambda s: s, lambda xy: xy),
-    "mirror": ("mirror", mirror_scenario, lambda xy: xy * _FLIP),
-    "scale_0.9": ("scale_0.9", lambda s: scale_scenario(s, 0.9), lambda xy: xy / np.float32(0.9)),
-    "scale_1.1": ("scale_1.1", lambda s: scale_scenario(s, 1.1), lambda xy: xy / np.float32(1.1)),
-    "mirror_scale_0.9": (
-        "mirror_scale_0.9",
-        lambda s: scale_scenario(mirror_scenario(s), 0.9),
-        lambda xy: xy * _FLIP / np.float32(0.9),
-    ),
-    "mirror_scale_1.1": (
-        "mirror_scale_1.1",
-        lambda s: scale_scenario(mirror_scenario(s), 1.1),
-        lambda xy: xy * _FLIP / np.float32(1.1),
-    ),
+    "identity": _view(False, 1.0),
+    "mirror": _view(True, 1.0),
+    "scale_0.9": _view(False, 0.9),
+    "scale_1.1": _view(False, 1.1),
+    "mirror_scale_0.9": _view(True, 0.9),
+    "mirror_scale_1.1": _view(True, 1.1),
 }
 
 # How the NUM_SAMPLES scored forecasts are drawn from the model: ``top`` keeps the most probable modes
@@ -79,6 +82,11 @@ SELECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _check_selection(selection: str) -> None:
+    if selection not in SELECTIONS:
+        raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
+
+
 def predict_views(
     model: TrajectoryPredictor,
     scenes: Sequence[Scenario],
@@ -90,7 +98,7 @@ def predict_views(
     are dropped: the pooled forecasts are scored on positions)."""
     out = []
     for name in views:
-        _, transform, back = VIEWS[name]
+        transform, back = VIEWS[name]
         predictions = predict(model, [transform(s) for s in scenes], batch_size=batch_size, device=device)
         out.append(
             [
@@ -107,8 +115,7 @@ def select_samples(
     """``num_samples`` forecasts per agent from :func:`predict_views`'s output for ``SELECTIONS[selection]``
     (in that order): the most probable modes of the first view (``top``), or the pooled views' modes
     clustered by endpoint. Trajectories ``[N, num_samples, Tf, 2]``."""
-    if selection not in SELECTIONS:
-        raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
+    _check_selection(selection)
     out = []
     for views in zip(*per_view):
         first = views[0]
@@ -135,8 +142,7 @@ def score_selections(
     """ADE_20 / FDE_20 of each selection, every view predicted once per model. Several ``models`` are an
     ensemble: each selection pools the views of all of them (equal weight per model and view)."""
     for selection in selections:
-        if selection not in SELECTIONS:
-            raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
+        _check_selection(selection)
     models = [models] if isinstance(models, TrajectoryPredictor) else list(models)
     views = list(dict.fromkeys(v for s in selections for v in SELECTIONS[s]))
     predicted = [dict(zip(views, predict_views(m, scenes, views, device=device))) for m in models]
@@ -211,8 +217,7 @@ def run_scene(
     :func:`save_model`); ``load_model_from`` scores a saved model instead of training one (its config
     and training facts come from the file), so other selections can be scored without retraining; a list
     of files scores their ensemble (``ensemble_size``; ``train_s`` is their sum)."""
-    if selection not in SELECTIONS:
-        raise ConfigError(f"selection = {selection!r} is invalid: choose one of {', '.join(SELECTIONS)}")
+    _check_selection(selection)
     train, test = load_scene(root, scene, max_train, max_test)
     if load_model_from is not None:
         paths = [load_model_from] if isinstance(load_model_from, (str, Path)) else list(load_model_from)

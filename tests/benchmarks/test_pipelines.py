@@ -181,7 +181,7 @@ def test_eth_ucy_path(tmp_path):
 
 @pytest.mark.parametrize("name", list(VIEWS))
 def test_views_map_positions_back(scenes, name):
-    _, transform, back = VIEWS[name]
+    transform, back = VIEWS[name]
     scene = scenes[0]
     valid = scene.agents.valid
     there = transform(scene).agents.position
