@@ -174,6 +174,7 @@ def distance_features(pos: torch.Tensor, beta: torch.Tensor, scale: float, as_qu
     feats = torch.cat([p, -(p * p).sum(-1, keepdim=True)], dim=-1)
     return feats[:, :, None, :].expand(-1, -1, num_heads, -1)
 
+
 # Fused-kernel codes (kernels/se2_kernel.cpp): modes, and which distance channels are appended.
 _KERNEL_MODE = {"key": 0, "query": 1, "output": 2}
 _NO_DISTANCE, _QUERY_DISTANCE, _KEY_DISTANCE = 0, 1, 2
@@ -197,8 +198,17 @@ class _FusedPoseTransforms(torch.autograd.Function):
         flat_plan = [code for step in plan for code in step]
         return tuple(
             cpu_kernels().se2_transform_many(
-                xs, query_pos, query_heading, key_pos, key_heading, scales, harmonics, flat_plan, beta_raw,
-                score_scale, distance_scale,
+                xs,
+                query_pos,
+                query_heading,
+                key_pos,
+                key_heading,
+                scales,
+                harmonics,
+                flat_plan,
+                beta_raw,
+                score_scale,
+                distance_scale,
             )
         )
 
@@ -209,9 +219,18 @@ class _FusedPoseTransforms(torch.autograd.Function):
         scales, harmonics, score_scale, distance_scale = ctx.geometry
         used = [i for i, grad in enumerate(grads) if grad is not None]
         grad_xs, grad_beta_raw = cpu_kernels().se2_transform_many_backward(
-            [grads[i] for i in used], query_pos, query_heading, key_pos, key_heading, scales, harmonics,
-            [code for i in used for code in ctx.plan[i]], [ctx.widths[i] for i in used], beta_raw,
-            score_scale, distance_scale,
+            [grads[i] for i in used],
+            query_pos,
+            query_heading,
+            key_pos,
+            key_heading,
+            scales,
+            harmonics,
+            [code for i in used for code in ctx.plan[i]],
+            [ctx.widths[i] for i in used],
+            beta_raw,
+            score_scale,
+            distance_scale,
         )
         full: list[torch.Tensor | None] = [None] * len(grads)
         for i, grad_x in zip(used, grad_xs):

@@ -29,9 +29,14 @@ import torch
 log = logging.getLogger(__name__)
 
 SOURCES = tuple(Path(__file__).with_name("kernels") / name for name in ("rotor_kernel.cpp", "se2_kernel.cpp"))
-_OPS = (("drive_rotor", "rope_angles"), ("drive_rotor", "rotate_query_key_"),
-        ("drive_se2", "se2_transform"), ("drive_se2", "se2_transform_backward"),
-        ("drive_se2", "se2_transform_many"), ("drive_se2", "se2_transform_many_backward"))
+_OPS = (
+    ("drive_rotor", "rope_angles"),
+    ("drive_rotor", "rotate_query_key_"),
+    ("drive_se2", "se2_transform"),
+    ("drive_se2", "se2_transform_backward"),
+    ("drive_se2", "se2_transform_many"),
+    ("drive_se2", "se2_transform_many_backward"),
+)
 # Bump when an operator's schema changes: a cached build of another schema is then never loaded.
 # The torch version is part of the name: a build against another torch's ABI is never loaded.
 _BUILD_NAME = "drive_kernels_v1_torch_" + re.sub(r"\W", "_", torch.__version__)

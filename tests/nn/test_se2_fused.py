@@ -48,8 +48,9 @@ def _geometry(dtype=torch.float64):
 
 
 @pytest.mark.parametrize("kind", ["key", "query", "output"])
-@pytest.mark.parametrize("dtypes", [(torch.float64, torch.float64), (torch.float32, torch.float32),
-                                    (torch.float32, torch.float64)])
+@pytest.mark.parametrize(
+    "dtypes", [(torch.float64, torch.float64), (torch.float32, torch.float32), (torch.float32, torch.float64)]
+)
 def test_each_mode_equals_the_eager_transform(kind: str, dtypes) -> None:
     x_dtype, pose_dtype = dtypes
     pos, heading = _poses(2, 7, seed=1, dtype=pose_dtype)

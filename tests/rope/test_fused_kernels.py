@@ -21,8 +21,15 @@ needs_kernels = pytest.mark.skipif(
 
 
 @needs_kernels
-@pytest.mark.parametrize("dtypes", [(torch.float32, torch.float32), (torch.float64, torch.float32),
-                                    (torch.float32, torch.float64), (torch.float64, torch.float64)])
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (torch.float32, torch.float32),
+        (torch.float64, torch.float32),
+        (torch.float32, torch.float64),
+        (torch.float64, torch.float64),
+    ],
+)
 def test_angles_equal_the_exact_sum_rounded_once(dtypes) -> None:
     position_dtype, frequency_dtype = dtypes
     torch.manual_seed(0)
@@ -153,4 +160,3 @@ def test_switching_the_kernels_off_takes_the_eager_path() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=switched_off)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2.0"
-
