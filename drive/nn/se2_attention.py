@@ -195,37 +195,22 @@ class _FusedPoseTransforms(torch.autograd.Function):
         ctx.widths = [x.shape[-1] for x in xs]
         ctx.save_for_backward(beta_raw, query_pos, query_heading, key_pos, key_heading)
         scales, harmonics, score_scale, distance_scale = geometry
+        poses = (query_pos, query_heading, key_pos, key_heading, scales, harmonics)
         flat_plan = [code for step in plan for code in step]
         return tuple(
-            cpu_kernels().se2_transform_many(
-                xs,
-                query_pos,
-                query_heading,
-                key_pos,
-                key_heading,
-                scales,
-                harmonics,
-                flat_plan,
-                beta_raw,
-                score_scale,
-                distance_scale,
-            )
+            cpu_kernels().se2_transform_many(xs, *poses, flat_plan, beta_raw, score_scale, distance_scale)
         )
 
     @staticmethod
     @once_differentiable
     def backward(ctx, *grads):
-        beta_raw, query_pos, query_heading, key_pos, key_heading = ctx.saved_tensors
+        beta_raw, *pose_tensors = ctx.saved_tensors  # query pos, query heading, key pos, key heading
         scales, harmonics, score_scale, distance_scale = ctx.geometry
+        poses = (*pose_tensors, scales, harmonics)
         used = [i for i, grad in enumerate(grads) if grad is not None]
         grad_xs, grad_beta_raw = cpu_kernels().se2_transform_many_backward(
             [grads[i] for i in used],
-            query_pos,
-            query_heading,
-            key_pos,
-            key_heading,
-            scales,
-            harmonics,
+            *poses,
             [code for i in used for code in ctx.plan[i]],
             [ctx.widths[i] for i in used],
             beta_raw,
