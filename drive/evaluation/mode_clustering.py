@@ -54,6 +54,12 @@ def cluster_modes(
         )
     if k < 1:
         raise ConfigError(f"cluster_modes: k must be >= 1, got {k}")
+    bad = ~(torch.isfinite(trajectory).flatten(1).all(1) & torch.isfinite(probability).all(1))  # (N,)
+    if bad.any():
+        # k-means would spread one agent's NaN into a whole cluster: name the row instead.
+        raise ConfigError(
+            f"cluster_modes: agent row {int(bad.nonzero()[0])} has a non-finite trajectory or probability"
+        )
     if iterations < 0:
         raise ConfigError(f"cluster_modes: iterations must be >= 0, got {iterations}")
     n, m = probability.shape

@@ -96,6 +96,13 @@ def test_zero_probabilities_weigh_candidates_equally():
         (torch.zeros(2, 5, 3), torch.zeros(2, 5), 2, "trajectory must be"),
         (torch.zeros(2, 5, 3, 2), torch.zeros(2, 4), 2, "probability must be"),
         (torch.zeros(2, 5, 3, 2), torch.zeros(2, 5), 0, "k must be"),
+        (
+            torch.zeros(2, 5, 3, 2).index_put_((torch.tensor(1),), torch.tensor(float("nan"))),
+            torch.zeros(2, 5),
+            2,
+            "agent row 1 has a non-finite",
+        ),
+        (torch.zeros(2, 5, 3, 2), torch.tensor([[0.2] * 5, [0.2, float("inf"), 0, 0, 0]]), 2, "agent row 1"),
     ],
 )
 def test_bad_input_is_refused(traj, prob, k, message):
